@@ -1,0 +1,41 @@
+# clickstream-etl: `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ENV ?= local
+EVENTS ?= 2000000
+export SPARK_LOCAL_IP ?= 127.0.0.1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install test lint format demo bench package clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): setup.py
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,lint,demo,bench]'
+	$(BIN)/pip check
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv/ and install the package (editable) with test, lint, demo and bench extras
+
+test: $(STAMP) ## Run the test suite (installs first when .venv is missing or stale)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## Lint with ruff
+	$(BIN)/ruff check libs jobs tests
+	$(BIN)/ruff format --check libs jobs tests
+
+format: $(STAMP) ## Reformat the code with ruff
+	$(BIN)/ruff format libs jobs tests
+	$(BIN)/ruff check --fix libs jobs tests
+
+clean: ## Remove the venv, the local lake, build output and caches
+	rm -rf $(VENV) .lake .bench dist build *.egg-info libs/*.egg-info .pytest_cache .ruff_cache metastore_db spark-warehouse derby.log
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,174 @@
+"""Settings from conf/base.yaml, conf/<env>.yaml and --set overrides, validated up front."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+BOOKMARK_OPTIONS = ("job-bookmark-enable", "job-bookmark-disable", "job-bookmark-pause")
+CATALOGS = ("hive", "glue", "none")
+_REF = re.compile(r"\$\{([a-z_]+)\}")
+
+
+class ConfigError(ValueError):
+    """A config file, key or value is wrong; the message names the key and the fix."""
+
+
+def conf_dir() -> Path:
+    """The conf/ folder: next to the repo's libs/ when run from a checkout, else the CWD's."""
+    here = Path(__file__).resolve().parents[2] / "conf"
+    return here if here.is_dir() else Path.cwd() / "conf"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings of one environment."""
+
+    env: str
+    values: Mapping[str, Any] = field(repr=False)
+    conf_root: Path = field(repr=False)
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self.values[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    @property
+    def lake(self) -> str:
+        """The lake root as an absolute path or URI (no trailing slash)."""
+        root = str(self.values["lake_root"])
+        if "://" in root:
+            return root.rstrip("/")
+        path = Path(root)
+        if not path.is_absolute():
+            path = self.conf_root.parent / path
+        return str(path.resolve())
+
+    @property
+    def is_local_lake(self) -> bool:
+        return "://" not in self.lake or self.lake.startswith("file://")
+
+    def path(self, *parts: str) -> str:
+        """A path under the lake root."""
+        return "/".join([self.lake, *parts])
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc}); fix the syntax") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: must be a mapping of key: value")
+    return data
+
+
+def _parse_override(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set timezone=Asia/Seoul")
+    return key.strip(), value.strip()
+
+
+def _coerce(key: str, raw: Any, default: Any) -> Any:
+    """Convert a --set string to the type of the key's default."""
+    if not isinstance(raw, str) or default is None or isinstance(default, str):
+        return None if raw in ("null", "None", "~") and default is None else raw
+    if isinstance(default, bool):
+        if raw.lower() in ("true", "1", "yes"):
+            return True
+        if raw.lower() in ("false", "0", "no"):
+            return False
+        raise ConfigError(f"{key}={raw!r}: expected true or false")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{key}={raw!r}: expected a whole number") from None
+    return raw
+
+
+def _merge(values: dict[str, Any], layer: Mapping[str, Any], source: str) -> None:
+    for key, value in layer.items():
+        if key not in values:
+            known = ", ".join(sorted(values))
+            raise ConfigError(f"{source}: unknown key {key!r}; known keys: {known}")
+        if isinstance(values[key], dict):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{source}: {key} must be a mapping")
+            values[key] = {**values[key], **{str(k): str(v) for k, v in value.items()}}
+        else:
+            values[key] = value
+
+
+def _interpolate(values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if isinstance(value, str) and "${" in value:
+
+            def sub(match: re.Match[str], key: str = key) -> str:
+                ref = match.group(1)
+                if values.get(ref) in (None, ""):
+                    raise ConfigError(f"{key} refers to ${{{ref}}}, which is not set; set {ref}")
+                return str(values[ref])
+
+            values[key] = _REF.sub(sub, value)
+
+
+def _validate(values: dict[str, Any]) -> None:
+    def positive_int(key: str, minimum: int) -> None:
+        value = values[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigError(f"{key}={value!r}: expected a whole number >= {minimum}")
+
+    positive_int("session_timeout_minutes", 1)
+    positive_int("repeat_window_seconds", 0)
+    positive_int("target_file_mb", 1)
+    positive_int("glue_number_of_workers", 1)
+    try:
+        ZoneInfo(str(values["timezone"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"timezone={values['timezone']!r}: not an IANA time zone; use e.g. UTC or Asia/Seoul"
+        ) from None
+    if values["bookmark_option"] not in BOOKMARK_OPTIONS:
+        raise ConfigError(
+            f"bookmark_option={values['bookmark_option']!r}: use one of {', '.join(BOOKMARK_OPTIONS)}"
+        )
+    if values["catalog"] not in CATALOGS:
+        raise ConfigError(f"catalog={values['catalog']!r}: use one of {', '.join(CATALOGS)}")
+    if not values["lake_root"]:
+        raise ConfigError("lake_root is empty; set it to a folder or an s3:// URI")
+
+
+def load_settings(
+    env: str = "local", overrides: Iterable[str] = (), conf_root: Path | None = None
+) -> Settings:
+    """Load base.yaml, then <env>.yaml, then KEY=VALUE overrides; fail fast on any bad key."""
+    root = conf_root or conf_dir()
+    base_file = root / "base.yaml"
+    if not base_file.is_file():
+        raise ConfigError(f"{base_file} not found; run from the repo root or pass conf_root")
+    env_file = root / f"{env}.yaml"
+    if not env_file.is_file():
+        envs = sorted(p.stem for p in root.glob("*.yaml") if p.stem != "base")
+        raise ConfigError(f"--env {env!r}: no {env_file}; available: {', '.join(envs)}")
+    values = _read_yaml(base_file)
+    defaults = dict(values)
+    _merge(values, _read_yaml(env_file), str(env_file))
+    for item in overrides:
+        key, raw = _parse_override(item)
+        head, dot, rest = key.partition(".")
+        if dot and isinstance(defaults.get(head), dict):
+            _merge(values, {head: {rest: raw}}, f"--set {key}")
+        else:
+            _merge(values, {key: _coerce(key, raw, defaults.get(key))}, f"--set {key}")
+    _interpolate(values)
+    _validate(values)
+    return Settings(env=env, values=values, conf_root=root)

@@ -1,0 +1,106 @@
+"""Schemas of the curated tables: one definition for writers, catalogs, deploy and Redshift."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql.types import (
+    DoubleType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+PARTITION_COLUMN = "dt"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A curated table: name, folder under the lake root, data columns and partitioning."""
+
+    name: str
+    location: str
+    schema: StructType
+    partitioned: bool = True
+    description: str = ""
+
+    @property
+    def columns(self) -> list[str]:
+        return [f.name for f in self.schema.fields]
+
+
+def _schema(*fields: tuple[str, object, bool]) -> StructType:
+    return StructType([StructField(name, dtype, nullable) for name, dtype, nullable in fields])
+
+
+EVENTS = Table(
+    "events",
+    "curated/events",
+    _schema(
+        ("event_id", StringType(), False),
+        ("user_id", StringType(), False),
+        ("event_type", StringType(), False),
+        ("event_time", TimestampType(), False),
+        ("title_id", StringType(), True),
+        ("title", StringType(), True),
+        ("genre", StringType(), True),
+        ("session_id", StringType(), False),
+        ("ingested_at", TimestampType(), False),
+        ("source_file", StringType(), False),
+    ),
+    description="Deduplicated, enriched, sessionized clickstream events; dt = date of event_time",
+)
+
+SESSIONS = Table(
+    "sessions",
+    "curated/sessions",
+    _schema(
+        ("session_id", StringType(), False),
+        ("user_id", StringType(), False),
+        ("session_start", TimestampType(), False),
+        ("session_end", TimestampType(), False),
+        ("event_count", LongType(), False),
+        ("duration_seconds", DoubleType(), False),
+    ),
+    description="One row per session; dt = date of session_start",
+)
+
+DAILY_ACTIVE_USERS = Table(
+    "daily_active_users",
+    "curated/daily_active_users",
+    _schema(
+        ("active_users", LongType(), False),
+        ("events", LongType(), False),
+        ("sessions", LongType(), False),
+    ),
+    description="Distinct users with at least one curated event on dt",
+)
+
+TITLES = Table(
+    "titles",
+    "curated/titles",
+    _schema(
+        ("title_id", StringType(), False),
+        ("title", StringType(), True),
+        ("genre", StringType(), True),
+    ),
+    partitioned=False,
+    description="Reference titles, one row per title_id",
+)
+
+QUARANTINE = Table(
+    "quarantine_clickstream",
+    "quarantine/clickstream",
+    _schema(
+        ("record", StringType(), True),
+        ("reason", StringType(), False),
+        ("source_file", StringType(), False),
+        ("ingested_at", TimestampType(), False),
+    ),
+    description="Rejected raw records with the rule they broke; dt = arrival date of the object",
+)
+
+CURATED_TABLES = (EVENTS, SESSIONS, DAILY_ACTIVE_USERS, TITLES)
+ALL_TABLES = (*CURATED_TABLES, QUARANTINE)

@@ -1,0 +1,59 @@
+"""Config loading: layered YAML, --set overrides, and fail-fast errors that name the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from clickstream.config import ConfigError, load_settings
+
+
+def test_local_env_defaults_to_lake_folder_in_repo() -> None:
+    settings = load_settings("local")
+    assert settings.lake.endswith("/.lake")
+    assert settings.timezone == "UTC"
+    assert settings.session_timeout_minutes == 30
+
+
+def test_set_overrides_are_coerced_to_the_type_of_the_default() -> None:
+    settings = load_settings(
+        "local", ["session_timeout_minutes=45", "timezone=Asia/Seoul", "lake_root=/tmp/x"]
+    )
+    assert settings.session_timeout_minutes == 45
+    assert settings.timezone == "Asia/Seoul"
+    assert settings.lake == "/tmp/x"
+
+
+def test_set_into_a_mapping_key_merges_with_the_environment_values() -> None:
+    settings = load_settings("local", ["spark_conf.spark.driver.memory=4g"])
+    assert settings.spark_conf["spark.driver.memory"] == "4g"
+    assert "spark.sql.shuffle.partitions" in settings.spark_conf
+
+
+def test_dev_lake_root_refers_to_lake_uri() -> None:
+    settings = load_settings("dev", ["lake_uri=s3://other-lake"])
+    assert settings.lake == "s3://other-lake"
+    assert not settings.is_local_lake
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["sesion_timeout_minutes=5"], "unknown key 'sesion_timeout_minutes'"),
+        (
+            ["session_timeout_minutes=soon"],
+            "session_timeout_minutes='soon': expected a whole number",
+        ),
+        (["session_timeout_minutes=0"], "session_timeout_minutes=0: expected a whole number >= 1"),
+        (["timezone=Mars/Base"], "timezone='Mars/Base': not an IANA time zone"),
+        (["bookmark_option=on"], "bookmark_option='on': use one of job-bookmark-enable"),
+        (["timezone"], "expected KEY=VALUE"),
+    ],
+)
+def test_bad_settings_fail_fast_naming_the_key(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        load_settings("local", overrides)
+
+
+def test_unknown_environment_lists_the_available_ones() -> None:
+    with pytest.raises(ConfigError, match="available: dev, local, prod"):
+        load_settings("staging")
