@@ -73,7 +73,6 @@ DAILY_ACTIVE_USERS = Table(
     _schema(
         ("active_users", LongType(), False),
         ("events", LongType(), False),
-        ("sessions", LongType(), False),
     ),
     description="Distinct users with at least one curated event on dt",
 )
