@@ -21,9 +21,14 @@ class ConfigError(ValueError):
 
 
 def conf_dir() -> Path:
-    """The conf/ folder: next to the repo's libs/ when run from a checkout, else the CWD's."""
-    here = Path(__file__).resolve().parents[2] / "conf"
-    return here if here.is_dir() else Path.cwd() / "conf"
+    """The conf folder: the checkout's conf/, else ./conf, else the CWD itself.
+
+    On Glue, --extra-files places base.yaml and <env>.yaml flat in the script's working dir.
+    """
+    for candidate in (Path(__file__).resolve().parents[2] / "conf", Path.cwd() / "conf"):
+        if (candidate / "base.yaml").is_file():
+            return candidate
+    return Path.cwd()
 
 
 @dataclass(frozen=True)
