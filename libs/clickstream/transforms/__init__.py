@@ -1,0 +1,18 @@
+"""Pure DataFrame -> DataFrame transforms of the clickstream pipeline (no I/O, no actions)."""
+
+from clickstream.transforms.dates import local_date
+from clickstream.transforms.dau import daily_active_users
+from clickstream.transforms.dedup import dedup_events
+from clickstream.transforms.enrich import enrich_events, unique_titles
+from clickstream.transforms.sessionize import sessionize
+from clickstream.transforms.sessions import summarize_sessions
+
+__all__ = [
+    "daily_active_users",
+    "dedup_events",
+    "enrich_events",
+    "local_date",
+    "sessionize",
+    "summarize_sessions",
+    "unique_titles",
+]
