@@ -36,6 +36,12 @@ format: $(STAMP) ## Reformat the code with ruff
 	$(BIN)/ruff format libs jobs tests
 	$(BIN)/ruff check --fix libs jobs tests
 
+demo: $(STAMP) ## Generate a sample raw zone in .lake/, run the whole pipeline, print DAU and draw a chart
+	$(BIN)/clickstream demo --env $(ENV)
+
+package: $(STAMP) ## Build the wheel, the --py-files zip, job scripts and conf/ under dist/
+	$(BIN)/python -m clickstream.aws.packaging --dist-dir dist
+
 clean: ## Remove the venv, the local lake, build output and caches
 	rm -rf $(VENV) .lake .bench dist build *.egg-info libs/*.egg-info .pytest_cache .ruff_cache metastore_db spark-warehouse derby.log
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,6 +1,16 @@
 """Packaging for clickstream-etl. Every dependency pin of the project lives here."""
 
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+# The version lives in one place: libs/clickstream/__init__.py.
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"',
+    (Path(__file__).parent / "libs" / "clickstream" / "__init__.py").read_text(),
+    re.M,
+).group(1)
 
 # Runtime pins match AWS Glue 5.0 (Spark 3.5.4, Python 3.11); EMR 7.x runs Spark 3.5.x.
 INSTALL_REQUIRES = [
@@ -30,7 +40,7 @@ EXTRAS_REQUIRE = {
 
 setup(
     name="clickstream-etl",
-    version="0.1.0",
+    version=VERSION,
     description="PySpark batch ETL from a Kinesis Firehose clickstream raw zone to curated Parquet",
     python_requires=">=3.11,<3.12",
     package_dir={"": "libs"},

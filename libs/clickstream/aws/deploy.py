@@ -1,0 +1,426 @@
+"""`clickstream deploy`: ship a release to S3, Glue jobs, the Glue Data Catalog and EMR steps.
+
+One call does, in order (each step create-or-update, so deploying twice changes nothing):
+
+1. build the package (clickstream.aws.packaging) and upload wheel, zip, jobs/*.py and conf/*.yaml
+   to <artifacts_uri>/<version>/ (skipped per object when S3 already has the same bytes);
+2. the Glue Data Catalog: `database` (curated tables + quarantine, Parquet, dt projection) and
+   `raw_database` (raw_clickstream, ref_titles);
+3. one Glue 5.0 job per pipeline job, named clickstream-<env>-<job> (underscores as hyphens);
+4. with an EMR cluster id: one command-runner.jar spark-submit step per job, unless the same
+   step is already pending or running there.
+
+The endpoint is boto3's own (AWS_ENDPOINT_URL works); the region is `aws_region`. With
+dry_run=True nothing is called on AWS: the plan lists every action and its target.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import clickstream
+from clickstream.aws import client, split_s3_uri
+from clickstream.aws.glue_catalog import (
+    catalog_tables,
+    database_inputs,
+    ensure_database,
+    ensure_table,
+    lake_uri,
+)
+from clickstream.aws.packaging import Artifacts, build_package
+from clickstream.config import ConfigError, Settings
+from clickstream.pipeline import JOB_NAMES
+
+GLUE_VERSION = "5.0"
+GLUE_COMMAND = "glueetl"
+ACTIVE_STEP_STATES = ("PENDING", "RUNNING")
+CHANGED_STATUSES = ("created", "updated", "uploaded", "added", "planned")
+
+
+class DeployError(RuntimeError):
+    """Deployment cannot go on; the message names what is missing and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Action:
+    """One deploy action: what, on which target, and whether it changed (or would change) AWS."""
+
+    kind: str
+    target: str
+    status: str
+    detail: str = ""
+
+    @property
+    def changed(self) -> bool:
+        """True when the action created or updated something (in a dry run: would)."""
+        return self.status in CHANGED_STATUSES
+
+    def __str__(self) -> str:
+        """One line: * when changed, status, kind, target, detail."""
+        mark = "*" if self.changed else " "
+        line = f"{mark} {self.status:<9} {self.kind:<12} {self.target}"
+        return f"{line}  ({self.detail})" if self.detail else line
+
+
+@dataclass
+class DeployPlan:
+    """The actions of one deploy (taken, or planned in a dry run), printable as a summary."""
+
+    env: str
+    version: str
+    dry_run: bool
+    actions: list[Action] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Whether any action changed (or in a dry run would change) something."""
+        return any(a.changed for a in self.actions)
+
+    @property
+    def changes(self) -> list[Action]:
+        """The actions that changed something."""
+        return [a for a in self.actions if a.changed]
+
+    def header(self) -> str:
+        """First line of the summary."""
+        mode = "dry run, nothing called on AWS" if self.dry_run else "deploy"
+        return f"clickstream-etl {self.version} -> env {self.env} ({mode})"
+
+    def tally(self) -> str:
+        """Counts of actions by status."""
+        counts: dict[str, int] = {}
+        for action in self.actions:
+            counts[action.status] = counts.get(action.status, 0) + 1
+        body = ", ".join(f"{n} {status}" for status, n in counts.items()) or "nothing to do"
+        verdict = "no changes" if not self.changed else f"{len(self.changes)} changes"
+        return f"{len(self.actions)} actions: {body} -> {verdict}"
+
+    def summary(self) -> str:
+        """The readable plan: header, one line per action (* = changed), counts."""
+        return "\n".join([self.header(), *map(str, self.actions), self.tally()])
+
+    def __str__(self) -> str:
+        """The summary."""
+        return self.summary()
+
+
+@dataclass(frozen=True)
+class DeployTargets:
+    """Validated deploy settings of one environment and release."""
+
+    env: str
+    version: str
+    region: str
+    artifacts_uri: str
+    lake: str
+    glue_role_arn: str
+    worker_type: str
+    number_of_workers: int
+    timeout_minutes: int
+    bookmark_option: str
+
+    @property
+    def release_uri(self) -> str:
+        """<artifacts_uri>/<version>: the versioned prefix of the release."""
+        return f"{self.artifacts_uri}/{self.version}"
+
+    def uri(self, relative: str) -> str:
+        """The S3 URI of a release file, e.g. uri('jobs/load_titles.py')."""
+        return f"{self.release_uri}/{relative}"
+
+
+def _required(settings: Settings, key: str) -> Any:
+    """A config value that must be set, else ConfigError naming the key."""
+    value = settings.values.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ConfigError(
+            f"{key} is not set; set it in conf/{settings.env}.yaml or pass --set {key}=..."
+        )
+    return value
+
+
+def deploy_targets(settings: Settings, version: str = clickstream.__version__) -> DeployTargets:
+    """Check the AWS keys of the settings up front; each error names its key."""
+    artifacts_uri = str(_required(settings, "artifacts_uri")).rstrip("/")
+    split_s3_uri(artifacts_uri, "artifacts_uri")
+    split_s3_uri(str(_required(settings, "lake_uri")), "lake_uri")
+    role = str(_required(settings, "glue_role_arn"))
+    if not role.startswith("arn:"):
+        raise ConfigError(f"glue_role_arn={role!r}: expected an IAM role ARN (arn:aws:iam::...)")
+    timeout = settings.values.get("glue_timeout_minutes")
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+        raise ConfigError(f"glue_timeout_minutes={timeout!r}: expected a whole number >= 1")
+    return DeployTargets(
+        env=settings.env,
+        version=version,
+        region=str(_required(settings, "aws_region")),
+        artifacts_uri=artifacts_uri,
+        lake=lake_uri(settings),
+        glue_role_arn=role,
+        worker_type=str(_required(settings, "glue_worker_type")),
+        number_of_workers=int(settings.values["glue_number_of_workers"]),
+        timeout_minutes=timeout,
+        bookmark_option=str(settings.values.get("bookmark_option") or "job-bookmark-enable"),
+    )
+
+
+def glue_job_name(env: str, job: str) -> str:
+    """clickstream-<env>-<job>, underscores turned into hyphens (clickstream-dev-load-titles)."""
+    return f"clickstream-{env}-{job.replace('_', '-')}"
+
+
+def release_uris(targets: DeployTargets, artifacts: Artifacts) -> dict[str, str]:
+    """S3 URIs of the release: wheel, zip and the two conf files the jobs read."""
+    conf = {path.name: path for path in artifacts.conf_files}
+    for name in ("base.yaml", f"{targets.env}.yaml"):
+        if name not in conf:
+            raise DeployError(f"conf/{name} is not in the package; it must exist in conf/")
+    return {
+        "wheel": targets.uri(artifacts.relative(artifacts.wheel)),
+        "zip": targets.uri(artifacts.relative(artifacts.zip_file)),
+        "conf": ",".join(
+            targets.uri(artifacts.relative(conf[n])) for n in ("base.yaml", f"{targets.env}.yaml")
+        ),
+    }
+
+
+def glue_job_definition(targets: DeployTargets, uris: Mapping[str, str], job: str) -> dict:
+    """The CreateJob request of one pipeline job (JobUpdate = this without Name and Tags)."""
+    return {
+        "Name": glue_job_name(targets.env, job),
+        "Description": f"clickstream-etl {targets.version}: {job} ({targets.env})",
+        "Role": targets.glue_role_arn,
+        "Command": {
+            "Name": GLUE_COMMAND,
+            "ScriptLocation": targets.uri(f"jobs/{job}.py"),
+            "PythonVersion": "3",
+        },
+        "DefaultArguments": {
+            "--env": targets.env,
+            "--additional-python-modules": uris["wheel"],
+            # The wheel's pins (pyspark, pandas, ...) must not replace Glue's own runtime.
+            "--python-modules-installer-option": "--no-deps",
+            "--extra-files": uris["conf"],
+            "--job-bookmark-option": targets.bookmark_option,
+            "--enable-glue-datacatalog": "true",
+            "--enable-metrics": "true",
+            "--TempDir": f"{targets.artifacts_uri}/tmp/",
+        },
+        "ExecutionProperty": {"MaxConcurrentRuns": 1},
+        "MaxRetries": 0,
+        "GlueVersion": GLUE_VERSION,
+        "WorkerType": targets.worker_type,
+        "NumberOfWorkers": targets.number_of_workers,
+        "Timeout": targets.timeout_minutes,
+        "Tags": {"project": "clickstream-etl", "env": targets.env},
+    }
+
+
+def job_update(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """The JobUpdate part of a job definition."""
+    return {k: v for k, v in definition.items() if k not in ("Name", "Tags")}
+
+
+def job_matches(current: Mapping[str, Any], definition: Mapping[str, Any]) -> bool:
+    """Whether a job from get_job already has the definition (DefaultArguments exactly)."""
+    wanted = job_update(definition)
+    for key, value in wanted.items():
+        have = current.get(key)
+        if isinstance(value, Mapping) and key != "DefaultArguments":
+            if not all((have or {}).get(k) == v for k, v in value.items()):
+                return False
+        elif (dict(have or {}) if key == "DefaultArguments" else have) != value:
+            return False
+    return True
+
+
+def ensure_job(glue: Any, definition: Mapping[str, Any]) -> str:
+    """Create or update a Glue job; returns created, updated or unchanged."""
+    try:
+        current = glue.get_job(JobName=definition["Name"])["Job"]
+    except glue.exceptions.EntityNotFoundException:
+        glue.create_job(**definition)
+        return "created"
+    if job_matches(current, definition):
+        return "unchanged"
+    glue.update_job(JobName=definition["Name"], JobUpdate=job_update(definition))
+    return "updated"
+
+
+def emr_step(targets: DeployTargets, uris: Mapping[str, str], job: str) -> dict[str, Any]:
+    """The EMR step of one job: spark-submit in cluster mode with the zip and the conf files."""
+    return {
+        "Name": glue_job_name(targets.env, job),
+        "ActionOnFailure": "CONTINUE",
+        "HadoopJarStep": {
+            "Jar": "command-runner.jar",
+            "Args": [
+                "spark-submit",
+                "--deploy-mode",
+                "cluster",
+                "--py-files",
+                uris["zip"],
+                "--files",
+                uris["conf"],
+                targets.uri(f"jobs/{job}.py"),
+                "--env",
+                targets.env,
+            ],
+        },
+    }
+
+
+def _step_key(name: str, args: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    """What makes two EMR steps the same: name and arguments."""
+    return name, tuple(args)
+
+
+def active_steps(emr: Any, cluster_id: str) -> dict[tuple[str, tuple[str, ...]], str]:
+    """(name, args) -> step id of the steps pending or running on the cluster."""
+    found = {}
+    paginator = emr.get_paginator("list_steps")
+    for page in paginator.paginate(ClusterId=cluster_id, StepStates=list(ACTIVE_STEP_STATES)):
+        for step in page.get("Steps", []):
+            args = (step.get("Config") or {}).get("Args") or []
+            found[_step_key(step["Name"], args)] = step["Id"]
+    return found
+
+
+def _error_code(exc: Exception) -> str:
+    """The AWS error code of a botocore ClientError ('' otherwise)."""
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def upload(s3: Any, path: Path, uri: str) -> str:
+    """Put a file unless S3 has the same bytes (ETag or stored md5); uploaded/updated/unchanged."""
+    from botocore.exceptions import ClientError
+
+    bucket, key = split_s3_uri(uri)
+    data = path.read_bytes()
+    digest = hashlib.md5(data, usedforsecurity=False)
+    md5 = digest.hexdigest()
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if _error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+            raise
+        head = None
+    if head is not None and md5 in (head.get("ETag", "").strip('"'), head["Metadata"].get("md5")):
+        return "unchanged"
+    try:
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=data,
+            ContentMD5=base64.b64encode(digest.digest()).decode(),
+            Metadata={"md5": md5},
+        )
+    except ClientError as exc:
+        if _error_code(exc) == "NoSuchBucket":
+            raise DeployError(f"bucket {bucket} does not exist; create it or fix the URI") from exc
+        raise
+    return "updated" if head is not None else "uploaded"
+
+
+def _check_bucket(s3: Any, uri: str, key: str) -> None:
+    """Fail with DeployError naming the key when the bucket is missing."""
+    from botocore.exceptions import ClientError
+
+    bucket, _ = split_s3_uri(uri, key)
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        raise DeployError(
+            f"{key}={uri}: bucket {bucket} is not reachable ({_error_code(exc)}); "
+            "create it or fix the URI"
+        ) from exc
+
+
+def deploy(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    emr_cluster_id: str | None = None,
+    echo: Callable[[str], object] = print,
+    artifacts: Artifacts | None = None,
+    dist_dir: str | Path = "dist",
+    session: Any = None,
+) -> DeployPlan:
+    """Deploy the release to the settings' environment; returns the plan of what changed.
+
+    artifacts: an already built package (default: build into dist_dir). session: a boto3
+    Session to make the clients from (default: a new one). echo prints each action as it is done.
+    """
+    targets = deploy_targets(settings)
+    if emr_cluster_id is not None and not emr_cluster_id.strip():
+        raise ConfigError("--emr-cluster-id is empty; pass the cluster id (j-...)")
+    artifacts = artifacts or build_package(dist_dir)
+    if artifacts.version != targets.version:
+        raise DeployError(
+            f"package version {artifacts.version} differs from clickstream {targets.version}"
+        )
+    uris = release_uris(targets, artifacts)
+    plan = DeployPlan(env=targets.env, version=targets.version, dry_run=dry_run)
+    echo(plan.header())
+
+    def record(kind: str, target: str, status: str, detail: str = "") -> None:
+        """Add an action to the plan and echo it."""
+        action = Action(kind, target, status, detail)
+        plan.actions.append(action)
+        echo(str(action))
+
+    s3 = glue = emr = None
+    if not dry_run:
+        s3 = client("s3", settings, session)
+        glue = client("glue", settings, session)
+        _check_bucket(s3, targets.artifacts_uri, "artifacts_uri")
+        _check_bucket(s3, targets.lake, "lake_uri")
+
+    for path in artifacts.files():
+        uri = targets.uri(artifacts.relative(path))
+        record("upload", uri, "planned" if dry_run else upload(s3, path, uri))
+    scripts = {path.name for path in artifacts.job_scripts}
+    for job in JOB_NAMES:
+        if f"{job}.py" not in scripts:
+            record("job-script", targets.uri(f"jobs/{job}.py"), "missing", f"no jobs/{job}.py")
+
+    for database in database_inputs(settings):
+        status = "planned" if dry_run else ensure_database(glue, database)
+        record("database", database["Name"], status, database.get("LocationUri", ""))
+    for database_name, table in catalog_tables(settings):
+        status = "planned" if dry_run else ensure_table(glue, database_name, table)
+        record("table", f"{database_name}.{table['Name']}", status, "")
+
+    for job in JOB_NAMES:
+        definition = glue_job_definition(targets, uris, job)
+        status = "planned" if dry_run else ensure_job(glue, definition)
+        record("glue-job", definition["Name"], status, definition["Command"]["ScriptLocation"])
+
+    if emr_cluster_id:
+        steps = [emr_step(targets, uris, job) for job in JOB_NAMES]
+        active: dict[tuple[str, tuple[str, ...]], str] = {}
+        if not dry_run:
+            emr = client("emr", settings, session)
+            active = active_steps(emr, emr_cluster_id)
+        new_steps = []
+        for step in steps:
+            target = f"{emr_cluster_id}:{step['Name']}"
+            existing = active.get(_step_key(step["Name"], step["HadoopJarStep"]["Args"]))
+            if dry_run:
+                record("emr-step", target, "planned")
+            elif existing:
+                record("emr-step", target, "skipped", f"already pending or running as {existing}")
+            else:
+                new_steps.append(step)
+        if new_steps:
+            response = emr.add_job_flow_steps(JobFlowId=emr_cluster_id, Steps=new_steps)
+            for step, step_id in zip(new_steps, response["StepIds"], strict=True):
+                record("emr-step", f"{emr_cluster_id}:{step['Name']}", "added", step_id)
+
+    echo(plan.tally())
+    return plan

@@ -1,0 +1,399 @@
+"""Glue Data Catalog: database and table definitions, create-or-update, partition registration.
+
+Curated tables (clickstream.tables.ALL_TABLES) live in `database`, as external Parquet tables at
+<lake>/<table.location>/ with a `dt` string partition key and Athena partition projection on dt.
+Athena uses the projection; Redshift Spectrum and EMR ignore it and need real partitions, which
+`register_partitions` adds after each run (batch create, idempotent).
+
+The raw sources live in `raw_database`: `raw_clickstream` (one string column `line` over the
+Firehose objects, so Glue job bookmarks can track the new objects) and `ref_titles` (CSV).
+"""
+
+from __future__ import annotations
+
+import datetime as dt_
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from pyspark.sql.types import (
+    BooleanType,
+    DataType,
+    DateType,
+    DecimalType,
+    DoubleType,
+    FloatType,
+    IntegerType,
+    LongType,
+    ShortType,
+    StringType,
+    TimestampType,
+)
+
+from clickstream.aws import client as make_client
+from clickstream.config import ConfigError, Settings
+from clickstream.tables import ALL_TABLES, PARTITION_COLUMN, Table
+
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
+TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+LAZY_SIMPLE_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
+OPEN_CSV_SERDE = "org.apache.hadoop.hive.serde2.OpenCSVSerde"
+
+RAW_CLICKSTREAM = "raw_clickstream"
+REF_TITLES = "ref_titles"
+PROJECTION_START = "2020-01-01"
+# Table parameters deploy owns: a stale one of these (e.g. projection.* after projection was
+# dropped) makes the table differ; any other extra parameter is left to whoever set it.
+MANAGED_PARAMETER_PREFIXES = (
+    "EXTERNAL",
+    "classification",
+    "parquet.",
+    "projection.",
+    "skip.header.line.count",
+    "storage.location.template",
+)
+# Glue APIs take at most 100 partitions per BatchCreatePartition call.
+BATCH_SIZE = 100
+
+_HIVE_TYPES: dict[type[DataType], str] = {
+    StringType: "string",
+    TimestampType: "timestamp",
+    LongType: "bigint",
+    IntegerType: "int",
+    ShortType: "smallint",
+    DoubleType: "double",
+    FloatType: "float",
+    BooleanType: "boolean",
+    DateType: "date",
+}
+
+
+def hive_type(dtype: DataType) -> str:
+    """The Hive/Glue column type of a Spark type (string, timestamp, bigint, double, ...)."""
+    if isinstance(dtype, DecimalType):
+        return f"decimal({dtype.precision},{dtype.scale})"
+    try:
+        return _HIVE_TYPES[type(dtype)]
+    except KeyError:
+        raise TypeError(f"no Glue column type for Spark type {dtype.simpleString()}") from None
+
+
+def lake_uri(settings: Settings) -> str:
+    """The lake root as an s3:// URI (no trailing slash); fails naming the key when it is not."""
+    lake = settings.lake
+    if not lake.startswith("s3://"):
+        raise ConfigError(
+            f"lake_root={lake!r}: the Glue catalog needs the lake on S3; set lake_uri to an "
+            "s3:// URI and lake_root to ${lake_uri} (as conf/dev.yaml does)"
+        )
+    return lake
+
+
+def table_location(settings: Settings, table: Table) -> str:
+    """s3://<lake>/<table.location>/ (with the trailing slash Glue and Athena expect)."""
+    return f"{lake_uri(settings)}/{table.location.strip('/')}/"
+
+
+def database_input(name: str, description: str, location: str | None = None) -> dict[str, Any]:
+    """A Glue DatabaseInput."""
+    database: dict[str, Any] = {"Name": name, "Description": description}
+    if location:
+        database["LocationUri"] = location
+    return database
+
+
+def database_inputs(settings: Settings) -> list[dict[str, Any]]:
+    """The curated and the raw database."""
+    lake = lake_uri(settings)
+    return [
+        database_input(
+            settings.database, "clickstream-etl curated tables (Parquet)", f"{lake}/curated/"
+        ),
+        database_input(
+            settings.raw_database, "clickstream-etl raw sources (Firehose, titles)", f"{lake}/raw/"
+        ),
+    ]
+
+
+def _columns(table: Table) -> list[dict[str, str]]:
+    """Glue columns of a table's schema, in file order."""
+    return [{"Name": f.name, "Type": hive_type(f.dataType)} for f in table.schema.fields]
+
+
+def curated_table_input(settings: Settings, table: Table) -> dict[str, Any]:
+    """A Glue TableInput for a curated table: external Parquet, dt partitions, dt projection."""
+    location = table_location(settings, table)
+    parameters = {
+        "EXTERNAL": "TRUE",
+        "classification": "parquet",
+        "parquet.compression": "SNAPPY",
+    }
+    partition_keys: list[dict[str, str]] = []
+    if table.partitioned:
+        partition_keys = [{"Name": PARTITION_COLUMN, "Type": "string"}]
+        parameters.update(
+            {
+                "projection.enabled": "true",
+                f"projection.{PARTITION_COLUMN}.type": "date",
+                f"projection.{PARTITION_COLUMN}.format": "yyyy-MM-dd",
+                f"projection.{PARTITION_COLUMN}.range": f"{PROJECTION_START},NOW",
+                f"projection.{PARTITION_COLUMN}.interval": "1",
+                f"projection.{PARTITION_COLUMN}.interval.unit": "DAYS",
+                "storage.location.template": f"{location}{PARTITION_COLUMN}=${{{PARTITION_COLUMN}}}/",
+            }
+        )
+    return {
+        "Name": table.name,
+        "Description": table.description,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": parameters,
+        "PartitionKeys": partition_keys,
+        "StorageDescriptor": {
+            "Columns": _columns(table),
+            "Location": location,
+            "InputFormat": PARQUET_INPUT,
+            "OutputFormat": PARQUET_OUTPUT,
+            "Compressed": False,
+            "StoredAsSubDirectories": False,
+            "SerdeInfo": {
+                "SerializationLibrary": PARQUET_SERDE,
+                "Parameters": {"serialization.format": "1"},
+            },
+        },
+    }
+
+
+def raw_table_inputs(settings: Settings) -> list[dict[str, Any]]:
+    """TableInputs of the raw sources: raw_clickstream (text lines) and ref_titles (CSV)."""
+    lake = lake_uri(settings)
+    raw_clickstream = {
+        "Name": RAW_CLICKSTREAM,
+        "Description": "Firehose objects under raw/clickstream/YYYY/MM/DD/HH/, one line per row; "
+        "read by Glue jobs so job bookmarks track the new objects",
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"EXTERNAL": "TRUE", "classification": "text"},
+        "PartitionKeys": [],
+        "StorageDescriptor": {
+            "Columns": [{"Name": "line", "Type": "string"}],
+            "Location": f"{lake}/raw/clickstream/",
+            "InputFormat": TEXT_INPUT,
+            "OutputFormat": TEXT_OUTPUT,
+            "Compressed": False,
+            "StoredAsSubDirectories": False,
+            "SerdeInfo": {
+                # Default field delimiter \001 never occurs in the text: the whole line is `line`.
+                "SerializationLibrary": LAZY_SIMPLE_SERDE,
+                "Parameters": {"serialization.format": "1"},
+            },
+        },
+    }
+    ref_titles = {
+        "Name": REF_TITLES,
+        "Description": "Reference snapshot of titles: UTF-8 CSV with header title_id,title,genre",
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {
+            "EXTERNAL": "TRUE",
+            "classification": "csv",
+            "skip.header.line.count": "1",
+        },
+        "PartitionKeys": [],
+        "StorageDescriptor": {
+            "Columns": [{"Name": c, "Type": "string"} for c in ("title_id", "title", "genre")],
+            "Location": f"{lake}/ref/titles/",
+            "InputFormat": TEXT_INPUT,
+            "OutputFormat": TEXT_OUTPUT,
+            "Compressed": False,
+            "StoredAsSubDirectories": False,
+            "SerdeInfo": {
+                "SerializationLibrary": OPEN_CSV_SERDE,
+                "Parameters": {"separatorChar": ",", "quoteChar": '"', "escapeChar": "\\"},
+            },
+        },
+    }
+    return [raw_clickstream, ref_titles]
+
+
+def catalog_tables(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
+    """(database, TableInput) of every table deploy manages: curated + quarantine, then raw."""
+    curated = [(settings.database, curated_table_input(settings, t)) for t in ALL_TABLES]
+    raw = [(settings.raw_database, t) for t in raw_table_inputs(settings)]
+    return curated + raw
+
+
+def _same(existing: Any, wanted: Any) -> bool:
+    """Whether `existing` (as Glue returns it) matches `wanted` (as we would send it).
+
+    Mappings compare on the wanted keys only (Glue adds CreateTime, VersionId, ... of its own);
+    lists compare item by item; a missing value equals an empty one, 0 and False.
+    """
+    if isinstance(wanted, Mapping):
+        existing = existing or {}
+        if not isinstance(existing, Mapping):
+            return False
+        return all(_same(existing.get(key), value) for key, value in wanted.items())
+    if isinstance(wanted, list):
+        existing = existing or []
+        return len(existing) == len(wanted) and all(map(_same, existing, wanted))
+    if wanted in (None, "", False, [], {}) and existing in (None, "", False, [], {}):
+        return True
+    return bool(existing == wanted)
+
+
+def parameters_match(existing: Mapping[str, str] | None, wanted: Mapping[str, str]) -> bool:
+    """Wanted table parameters all set; no stale managed ones (projection.*, ...) left over.
+
+    Other extra parameters (transient_lastDdlTime, statistics, ...) belong to the services
+    that add them and are ignored, so they never cause an update loop.
+    """
+    existing = existing or {}
+    if any(existing.get(key) != value for key, value in wanted.items()):
+        return False
+    extra = set(existing) - set(wanted)
+    return not any(key.startswith(MANAGED_PARAMETER_PREFIXES) for key in extra)
+
+
+def table_matches(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """Whether a table from get_table already has the wanted TableInput."""
+    if not parameters_match(existing.get("Parameters"), wanted.get("Parameters") or {}):
+        return False
+    sd_existing = existing.get("StorageDescriptor") or {}
+    sd_wanted = wanted.get("StorageDescriptor") or {}
+    serde_params = (sd_existing.get("SerdeInfo") or {}).get("Parameters") or {}
+    if dict(serde_params) != dict((sd_wanted.get("SerdeInfo") or {}).get("Parameters") or {}):
+        return False
+    return _same(existing, wanted)
+
+
+def ensure_database(glue: Any, database: Mapping[str, Any]) -> str:
+    """Create or update a database; returns created, updated or unchanged."""
+    try:
+        current = glue.get_database(Name=database["Name"])["Database"]
+    except glue.exceptions.EntityNotFoundException:
+        glue.create_database(DatabaseInput=dict(database))
+        return "created"
+    if _same(current, database):
+        return "unchanged"
+    glue.update_database(Name=database["Name"], DatabaseInput=dict(database))
+    return "updated"
+
+
+def ensure_table(glue: Any, database: str, table: Mapping[str, Any]) -> str:
+    """Create or update a table; returns created, updated or unchanged (partitions are kept)."""
+    try:
+        current = glue.get_table(DatabaseName=database, Name=table["Name"])["Table"]
+    except glue.exceptions.EntityNotFoundException:
+        glue.create_table(DatabaseName=database, TableInput=dict(table))
+        return "created"
+    if table_matches(current, table):
+        return "unchanged"
+    glue.update_table(DatabaseName=database, TableInput=dict(table))
+    return "updated"
+
+
+def _resolve_table(table: Table | str) -> Table:
+    """A Table from a Table or a table name."""
+    if isinstance(table, Table):
+        return table
+    for candidate in ALL_TABLES:
+        if candidate.name == table:
+            return candidate
+    names = ", ".join(t.name for t in ALL_TABLES)
+    raise ValueError(f"unknown table {table!r}; known tables: {names}")
+
+
+def _check_dt(value: str) -> str:
+    """The value when it is a YYYY-MM-DD date, else ValueError."""
+    try:
+        if dt_.date.fromisoformat(value).isoformat() == value:
+            return value
+    except (TypeError, ValueError):
+        pass
+    raise ValueError(f"dt={value!r}: expected a date as YYYY-MM-DD")
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    """Consecutive slices of at most `size` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _registered(glue: Any, database: str, table: str, dts: Sequence[str]) -> set[str]:
+    """Which of the dt values already have a partition."""
+    found: set[str] = set()
+    for chunk in _chunks(dts, BATCH_SIZE):
+        pending = [{"Values": [d]} for d in chunk]
+        while pending:
+            response = glue.batch_get_partition(
+                DatabaseName=database, TableName=table, PartitionsToGet=pending
+            )
+            found.update(p["Values"][0] for p in response.get("Partitions", []))
+            pending = response.get("UnprocessedKeys") or []
+    return found
+
+
+def register_partitions(
+    settings: Settings, table: Table | str, dts: Iterable[str], *, client: Any = None
+) -> int:
+    """Add the dt partitions not yet in the Glue catalog; returns how many were created.
+
+    The partitions get the table's StorageDescriptor with location <table location>dt=<dt>/.
+    Idempotent: existing partitions (and AlreadyExists races) are left alone.
+    """
+    resolved = _resolve_table(table)
+    if not resolved.partitioned:
+        raise ValueError(f"table {resolved.name} is not partitioned by {PARTITION_COLUMN}")
+    wanted = sorted({_check_dt(d) for d in dts})
+    if not wanted:
+        return 0
+    glue = client or make_client("glue", settings)
+    database = settings.database
+    described = glue.get_table(DatabaseName=database, Name=resolved.name)["Table"]
+    storage = {k: v for k, v in described["StorageDescriptor"].items() if v is not None}
+    base = storage["Location"].rstrip("/") + "/"
+    existing = _registered(glue, database, resolved.name, wanted)
+    missing = [d for d in wanted if d not in existing]
+    created = 0
+    for chunk in _chunks(missing, BATCH_SIZE):
+        inputs = [
+            {
+                "Values": [d],
+                "StorageDescriptor": {**storage, "Location": f"{base}{PARTITION_COLUMN}={d}/"},
+            }
+            for d in chunk
+        ]
+        response = glue.batch_create_partition(
+            DatabaseName=database, TableName=resolved.name, PartitionInputList=inputs
+        )
+        errors = response.get("Errors") or []
+        failed = [e for e in errors if e["ErrorDetail"]["ErrorCode"] != "AlreadyExistsException"]
+        if failed:
+            detail = "; ".join(
+                f"{e['PartitionValues']}: {e['ErrorDetail']['ErrorCode']} "
+                f"{e['ErrorDetail'].get('ErrorMessage', '')}"
+                for e in failed
+            )
+            raise RuntimeError(f"{database}.{resolved.name}: could not add partitions: {detail}")
+        created += len(chunk) - len(errors)
+    return created
+
+
+def lake_partitions(settings: Settings, table: Table | str, *, client: Any = None) -> list[str]:
+    """The dt values that have a dt=YYYY-MM-DD/ folder under the table's S3 location."""
+    resolved = _resolve_table(table)
+    location = table_location(settings, resolved)
+    bucket, _, prefix = location[5:].partition("/")
+    s3 = client or make_client("s3", settings)
+    found = []
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        for common in page.get("CommonPrefixes", []):
+            name = common["Prefix"][len(prefix) :].strip("/")
+            key, _, value = name.partition("=")
+            if key == PARTITION_COLUMN:
+                try:
+                    found.append(_check_dt(value))
+                except ValueError:
+                    continue
+    return sorted(found)

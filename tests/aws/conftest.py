@@ -1,0 +1,118 @@
+"""AWS test fixtures: a real moto server over HTTP on 127.0.0.1, an isolated AWS env, one build."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clickstream.aws.packaging import Artifacts, build_package
+from clickstream.config import Settings, load_settings
+
+# Nothing listens on the discard port: a call that escapes the moto fixture fails fast.
+DEAD_ENDPOINT = "http://127.0.0.1:9"
+ISSUE_OVERRIDES = (
+    "artifacts_uri=s3://clickstream-artifacts/releases",
+    "lake_uri=s3://clickstream-lake",
+)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/moto-api/", timeout=1) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start `moto_server -H 127.0.0.1 -p <free port>` for the session; yield its URL."""
+    binary = Path(sys.executable).parent / "moto_server"
+    if not binary.exists():
+        pytest.fail(f"{binary} not found: install the test extra (moto[server])")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (tmp_path_factory.mktemp("moto") / "moto_server.log").open("wb")
+    proc = subprocess.Popen(
+        [str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"moto_server did not start on {url} (see {log.name})")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Fake credentials, no profile or config file, and a dead endpoint unless `moto` is used."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", DEAD_ENDPOINT)
+
+
+@pytest.fixture
+def moto(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point AWS_ENDPOINT_URL at the moto server, reset to an empty state first."""
+    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    return moto_server
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
+    """The package, built once per session into a temp dist folder."""
+    return build_package(tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """dev settings with the issue's overrides: buckets clickstream-artifacts and -lake."""
+    return load_settings("dev", ISSUE_OVERRIDES)
+
+
+@pytest.fixture
+def buckets(moto: str) -> list[str]:
+    """Create the two buckets of the issue's deploy call on the moto server."""
+    import boto3
+
+    s3 = boto3.client("s3")
+    names = ["clickstream-artifacts", "clickstream-lake"]
+    for name in names:
+        s3.create_bucket(Bucket=name)
+    return names

@@ -1,0 +1,171 @@
+"""Glue catalog: table inputs, partition registration (idempotent), dt discovery on S3."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import boto3
+import pytest
+from pyspark.sql.types import ArrayType, DecimalType, StringType
+
+from clickstream.aws.glue_catalog import (
+    PARQUET_SERDE,
+    catalog_tables,
+    curated_table_input,
+    database_inputs,
+    ensure_database,
+    ensure_table,
+    hive_type,
+    lake_partitions,
+    register_partitions,
+    table_matches,
+)
+from clickstream.config import ConfigError, Settings, load_settings
+from clickstream.tables import ALL_TABLES, CURATED_TABLES, EVENTS, QUARANTINE, TITLES
+
+
+@pytest.fixture
+def catalog(settings: Settings, moto: str) -> Any:
+    """The curated database and tables on the moto server; returns a Glue client."""
+    glue = boto3.client("glue")
+    for database in database_inputs(settings):
+        ensure_database(glue, database)
+    for database, table in catalog_tables(settings):
+        ensure_table(glue, database, table)
+    return glue
+
+
+def _partitions(glue: Any, table: str) -> dict[str, dict[str, Any]]:
+    found = glue.get_partitions(DatabaseName="clickstream_dev", TableName=table)["Partitions"]
+    return {p["Values"][0]: p for p in found}
+
+
+def test_hive_types() -> None:
+    assert [hive_type(f.dataType) for f in EVENTS.schema.fields][:4] == [
+        "string",
+        "string",
+        "string",
+        "timestamp",
+    ]
+    assert hive_type(DecimalType(12, 2)) == "decimal(12,2)"
+    with pytest.raises(TypeError, match="array"):
+        hive_type(ArrayType(StringType()))
+
+
+def test_table_inputs_cover_curated_tables_and_quarantine(settings: Settings) -> None:
+    managed = catalog_tables(settings)
+    curated = [t["Name"] for db, t in managed if db == "clickstream_dev"]
+    raw = [t["Name"] for db, t in managed if db == "clickstream_dev_raw"]
+    assert curated == [t.name for t in (*CURATED_TABLES, QUARANTINE)]
+    assert raw == ["raw_clickstream", "ref_titles"]
+    quarantine = curated_table_input(settings, QUARANTINE)
+    assert (
+        quarantine["StorageDescriptor"]["Location"]
+        == "s3://clickstream-lake/quarantine/clickstream/"
+    )
+    assert quarantine["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+    titles = curated_table_input(settings, TITLES)
+    assert titles["PartitionKeys"] == [] and "storage.location.template" not in titles["Parameters"]
+    assert titles["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == PARQUET_SERDE
+
+
+def test_local_lake_is_refused() -> None:
+    with pytest.raises(ConfigError, match="lake_root"):
+        curated_table_input(load_settings("local"), EVENTS)
+
+
+def test_table_matches_ignores_bookkeeping_but_not_managed_parameters(settings: Settings) -> None:
+    wanted = curated_table_input(settings, EVENTS)
+    described = {**wanted, "CreateTime": "now", "VersionId": "3", "DatabaseName": "x"}
+    described["StorageDescriptor"] = {**wanted["StorageDescriptor"], "NumberOfBuckets": 0}
+    assert table_matches(described, wanted)
+    foreign = {**described, "Parameters": {**wanted["Parameters"], "transient_lastDdlTime": "1"}}
+    assert table_matches(foreign, wanted)
+    stale = {**described, "Parameters": {**wanted["Parameters"], "projection.dt.digits": "2"}}
+    assert not table_matches(stale, wanted)
+    changed = {**described, "Parameters": {**wanted["Parameters"], "projection.enabled": "false"}}
+    assert not table_matches(changed, wanted)
+    moved = {**described, "StorageDescriptor": {**described["StorageDescriptor"], "Location": "x"}}
+    assert not table_matches(moved, wanted)
+
+
+def test_register_partitions_creates_each_partition_once(settings: Settings, catalog: Any) -> None:
+    assert register_partitions(settings, EVENTS, ["2024-05-02", "2024-05-01", "2024-05-01"]) == 2
+    parts = _partitions(catalog, "events")
+    assert sorted(parts) == ["2024-05-01", "2024-05-02"]
+    sd = parts["2024-05-01"]["StorageDescriptor"]
+    assert sd["Location"] == "s3://clickstream-lake/curated/events/dt=2024-05-01/"
+    assert sd["SerdeInfo"]["SerializationLibrary"] == PARQUET_SERDE
+    assert [c["Name"] for c in sd["Columns"]] == EVENTS.columns
+
+    assert register_partitions(settings, "events", ["2024-05-01", "2024-05-02"]) == 0
+    assert register_partitions(settings, "events", ["2024-05-02", "2024-05-03"]) == 1
+    assert sorted(_partitions(catalog, "events")) == ["2024-05-01", "2024-05-02", "2024-05-03"]
+    assert register_partitions(settings, "events", []) == 0
+
+
+def test_register_partitions_in_batches_of_100(settings: Settings, catalog: Any) -> None:
+    start = dt.date(2024, 1, 1)
+    days = [(start + dt.timedelta(days=i)).isoformat() for i in range(250)]
+    session = boto3.Session()
+    calls: list[str] = []
+    session.events.register("before-call", lambda model, **_: calls.append(model.name))
+    glue = session.client("glue")
+    assert register_partitions(settings, "sessions", days, client=glue) == 250
+    assert calls.count("BatchCreatePartition") == 3
+    assert len(_partitions(catalog, "sessions")) == 250
+    assert register_partitions(settings, "sessions", days, client=glue) == 0
+    assert calls.count("BatchCreatePartition") == 3
+
+
+def test_already_existing_partitions_in_a_race_are_fine(settings: Settings, catalog: Any) -> None:
+    class Racing:
+        """Reports no partitions, as if another run registered them meanwhile."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(catalog, name)
+
+        def batch_get_partition(self, **kwargs: Any) -> dict[str, Any]:
+            return {"Partitions": []}
+
+    assert register_partitions(settings, "daily_active_users", ["2024-05-01"]) == 1
+    racing = Racing()
+    assert register_partitions(settings, "daily_active_users", ["2024-05-01"], client=racing) == 0
+    assert register_partitions(settings, "daily_active_users", ["2024-05-02"], client=racing) == 1
+
+
+@pytest.mark.parametrize("bad", ["2024-5-1", "2024-02-30", "yesterday", "2024-05-01T00:00"])
+def test_register_partitions_rejects_bad_dates(settings: Settings, bad: str) -> None:
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        register_partitions(settings, EVENTS, [bad], client=object())
+
+
+def test_register_partitions_rejects_unpartitioned_and_unknown_tables(settings: Settings) -> None:
+    with pytest.raises(ValueError, match="not partitioned"):
+        register_partitions(settings, TITLES, ["2024-05-01"], client=object())
+    with pytest.raises(ValueError, match="unknown table"):
+        register_partitions(settings, "nope", ["2024-05-01"], client=object())
+
+
+def test_lake_partitions_lists_dt_folders(settings: Settings, buckets: list[str]) -> None:
+    s3 = boto3.client("s3")
+    for key in (
+        "curated/events/dt=2024-05-02/part-0.parquet",
+        "curated/events/dt=2024-05-01/part-0.parquet",
+        "curated/events/dt=2024-05-01/part-1.parquet",
+        "curated/events/_SUCCESS",
+        "curated/events/dt=garbage/part-0.parquet",
+        "curated/sessions/dt=2024-04-30/part-0.parquet",
+    ):
+        s3.put_object(Bucket="clickstream-lake", Key=key, Body=b"x")
+    assert lake_partitions(settings, "events") == ["2024-05-01", "2024-05-02"]
+    assert lake_partitions(settings, QUARANTINE) == []
+
+
+def test_every_table_is_registered_unchanged_on_second_ensure(
+    settings: Settings, catalog: Any
+) -> None:
+    statuses = [ensure_table(catalog, db, table) for db, table in catalog_tables(settings)]
+    assert statuses == ["unchanged"] * (len(ALL_TABLES) + 2)
+    assert [ensure_database(catalog, d) for d in database_inputs(settings)] == ["unchanged"] * 2
