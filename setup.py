@@ -25,6 +25,7 @@ INSTALL_REQUIRES = [
 EXTRAS_REQUIRE = {
     "test": [
         "pytest==9.2.0",
+        "pytest-xdist==3.8.0",
         "chispa==0.12.0",
         "moto[server]==5.2.5",
         "sqlglot==30.30.0",

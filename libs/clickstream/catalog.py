@@ -1,0 +1,96 @@
+"""Registering the curated tables and their partitions in the configured catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from pyspark.sql import SparkSession
+
+from clickstream.config import Settings
+from clickstream.tables import PARTITION_COLUMN, Table
+from clickstream.writer import table_schema
+
+# Tables this process has already synced, by (application id, database, table) -> location:
+# after the first full sync, a job's written and emptied partitions are added and dropped only.
+_synced: dict[tuple[str, str, str], str] = {}
+
+
+def _ddl_columns(table: Table) -> str:
+    return ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in table_schema(table).fields)
+
+
+def _location_of(spark: SparkSession, name: str) -> str:
+    rows = spark.sql(f"DESCRIBE FORMATTED {name}").collect()
+    location = next((r["data_type"] for r in rows if r["col_name"] == "Location"), "")
+    return location.rstrip("/").removeprefix("file:")
+
+
+def _partition_spec(dts: Iterable[str]) -> str:
+    return " ".join(f"PARTITION (`{PARTITION_COLUMN}`='{dt}')" for dt in sorted(set(dts)))
+
+
+def register_hive_table(
+    spark: SparkSession,
+    database: str,
+    table: Table,
+    location: str,
+    dts: Iterable[str] = (),
+    dropped: Iterable[str] = (),
+) -> None:
+    """Create (or re-point) an external Parquet table and bring its dt partitions up to date."""
+    name = f"`{database}`.`{table.name}`"
+    key = (spark.sparkContext.applicationId, database, table.name)
+    if _synced.get(key) != location:
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        exists = spark.catalog.tableExists(table.name, database)
+        if exists and _location_of(spark, name) != location.rstrip("/").removeprefix("file:"):
+            spark.sql(f"DROP TABLE {name}")  # external: the data stays where it is
+            exists = False
+        if not exists:
+            partitioning = f"PARTITIONED BY (`{PARTITION_COLUMN}`)" if table.partitioned else ""
+            spark.sql(
+                f"CREATE TABLE {name} ({_ddl_columns(table)}) USING parquet {partitioning} "
+                f"LOCATION '{location}' COMMENT '{table.description}'"
+            )
+        if table.partitioned:
+            spark.sql(f"MSCK REPAIR TABLE {name} SYNC PARTITIONS")
+        _synced[key] = location
+    elif table.partitioned:
+        if dts := list(dts):
+            spark.sql(f"ALTER TABLE {name} ADD IF NOT EXISTS {_partition_spec(dts)}")
+        if dropped := list(dropped):
+            spark.sql(f"ALTER TABLE {name} DROP IF EXISTS {_partition_spec(dropped)}")
+    spark.catalog.refreshTable(f"{database}.{table.name}")
+
+
+def register_tables(
+    spark: SparkSession,
+    settings: Settings,
+    tables: Iterable[Table],
+    dts: Mapping[str, Iterable[str]] | None = None,
+    dropped: Mapping[str, Iterable[str]] | None = None,
+) -> None:
+    """Make each table queryable by name: Hive metastore locally, Glue Data Catalog on AWS.
+
+    dts and dropped name, per table, the partitions a job wrote and the ones it emptied.
+    """
+    if settings.catalog == "none":
+        return
+    dts, dropped = dts or {}, dropped or {}
+    if settings.catalog == "hive":
+        for table in tables:
+            location = settings.path(table.location)
+            register_hive_table(
+                spark,
+                settings.database,
+                table,
+                location,
+                dts.get(table.name, ()),
+                dropped.get(table.name, ()),
+            )
+        return
+    from clickstream.aws.glue_catalog import register_partitions
+
+    for table in tables:
+        if table.partitioned:
+            register_partitions(settings, table, dts.get(table.name, ()))

@@ -1,0 +1,182 @@
+"""The `clickstream` command: run jobs, make sample data, manage bookmarks, deploy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+
+from clickstream.config import ConfigError, Settings, load_settings
+from clickstream.pipeline import JOB_NAMES
+
+
+def _env_args(parser: argparse.ArgumentParser, default_env: str = "local") -> None:
+    parser.add_argument(
+        "--env", default=default_env, help=f"conf/<env>.yaml (default {default_env})"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: clickstream {run,sample,demo,bookmarks,deploy,redshift-sql}."""
+    parser = argparse.ArgumentParser(prog="clickstream", allow_abbrev=False, description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser(
+        "run", allow_abbrev=False, help="run jobs (the whole pipeline when none is named)"
+    )
+    run.add_argument("jobs", nargs="*", metavar="JOB", help=f"any of: {', '.join(JOB_NAMES)}")
+    _env_args(run)
+
+    sample = sub.add_parser(
+        "sample", allow_abbrev=False, help="generate a sample raw zone and titles CSV"
+    )
+    _env_args(sample)
+    sample.add_argument("--events", type=int, default=20_000)
+    sample.add_argument("--users", type=int, default=2_000)
+    sample.add_argument("--days", type=int, default=3)
+    sample.add_argument(
+        "--start", type=date.fromisoformat, default=date(2026, 3, 1), help="first day, YYYY-MM-DD"
+    )
+    sample.add_argument("--seed", type=int, default=7)
+
+    demo = sub.add_parser(
+        "demo", allow_abbrev=False, help="fresh sample lake, whole pipeline, DAU table and chart"
+    )
+    _env_args(demo)
+    demo.add_argument("--events", type=int, default=60_000)
+    demo.add_argument("--users", type=int, default=3_000)
+    demo.add_argument("--days", type=int, default=4)
+
+    marks = sub.add_parser("bookmarks", allow_abbrev=False, help="show or reset job bookmarks")
+    marks.add_argument("action", choices=("show", "reset"))
+    marks.add_argument("jobs", nargs="*", metavar="JOB", help="default: every job")
+    _env_args(marks)
+
+    deploy = sub.add_parser(
+        "deploy", allow_abbrev=False, help="package and deploy to AWS Glue (and EMR steps)"
+    )
+    _env_args(deploy, default_env="dev")
+    deploy.add_argument("--dry-run", action="store_true", help="print the plan, call nothing")
+    deploy.add_argument("--emr-cluster-id", help="also add EMR steps to this cluster")
+
+    redshift = sub.add_parser(
+        "redshift-sql", allow_abbrev=False, help="print Redshift Spectrum and COPY SQL"
+    )
+    _env_args(redshift, default_env="dev")
+    redshift.add_argument(
+        "--dt", type=date.fromisoformat, help="partition date for the COPY statements, YYYY-MM-DD"
+    )
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.env, args.overrides)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from clickstream.pipeline.runner import resolve_jobs, run_pipeline
+
+    settings = _settings(args)
+    resolve_jobs(args.jobs)  # fail before starting Spark
+    run_pipeline(settings, args.jobs)
+    return 0
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from clickstream.sample import generate_sample
+
+    settings = _settings(args)
+    report = generate_sample(
+        settings.lake,
+        events=args.events,
+        users=args.users,
+        days=args.days,
+        start=args.start,
+        seed=args.seed,
+    )
+    print(f"sample written to {settings.lake}: {report}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from clickstream.demo import run_demo
+
+    run_demo(_settings(args), events=args.events, users=args.users, days=args.days)
+    return 0
+
+
+def _cmd_bookmarks(args: argparse.Namespace) -> int:
+    from clickstream import bookmarks
+    from clickstream.pipeline.runner import resolve_jobs
+    from clickstream.spark import get_spark
+
+    settings = _settings(args)
+    jobs = resolve_jobs(args.jobs)
+    spark = get_spark(settings)
+    if args.action == "reset":
+        done = bookmarks.reset(spark, settings.lake, jobs)
+        print(f"reset: {', '.join(done) if done else 'nothing to reset'}")
+    else:
+        for job in jobs:
+            doc = bookmarks.show(spark, settings.lake, job)
+            processed = doc.get("processed", {})
+            print(
+                json.dumps(
+                    {"job": job, "updated_at": doc.get("updated_at"), "processed": len(processed)}
+                )
+            )
+    return 0
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    from clickstream.aws.deploy import deploy
+
+    deploy(_settings(args), dry_run=args.dry_run, emr_cluster_id=args.emr_cluster_id)
+    return 0
+
+
+def _cmd_redshift(args: argparse.Namespace) -> int:
+    from clickstream.aws.redshift import redshift_sql
+
+    kwargs = {"dt": args.dt.isoformat()} if args.dt else {}
+    print(redshift_sql(_settings(args), **kwargs))
+    return 0
+
+
+COMMANDS = {
+    "run": _cmd_run,
+    "sample": _cmd_sample,
+    "demo": _cmd_demo,
+    "bookmarks": _cmd_bookmarks,
+    "deploy": _cmd_deploy,
+    "redshift-sql": _cmd_redshift,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"clickstream: config error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # an AWS or packaging failure: one line, not a traceback
+        if type(exc).__module__.split(".")[0] not in ("botocore", "boto3", "clickstream"):
+            raise
+        print(f"clickstream: {args.command} failed: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

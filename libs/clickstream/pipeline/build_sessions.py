@@ -1,0 +1,57 @@
+"""build_sessions: the sessions table from curated events, recomputed where events changed."""
+
+from __future__ import annotations
+
+from pyspark.sql import Observation
+from pyspark.sql import functions as F
+
+from clickstream import fs
+from clickstream.pipeline.context import JobContext, JobOutcome
+from clickstream.pipeline.derived import scope_for
+from clickstream.tables import PARTITION_COLUMN, SESSIONS
+from clickstream.transforms import summarize_sessions
+from clickstream.writer import dts_metric, observed_dts, read_table, write_table
+
+JOB = "build_sessions"
+
+
+def run(ctx: JobContext) -> JobOutcome:
+    """Summarize the affected users' sessions in the changed dates; other sessions stay."""
+    spark, settings = ctx.spark, ctx.settings
+    scope = scope_for(ctx, JOB)
+    if scope.events is None:
+        return JobOutcome(
+            metrics={"sessions_written": 0, "session_dates": 0}, commit=scope.selection.commit
+        )
+    if scope.user_dates is None:  # everything
+        sessions = summarize_sessions(scope.events, timezone=settings.timezone)
+    else:
+        affected = scope.events.join(scope.user_dates, ["user_id", PARTITION_COLUMN], "left_semi")
+        users = scope.user_dates.select("user_id").distinct()
+        kept = read_table(spark, settings.lake, SESSIONS, scope.dts).join(
+            users, "user_id", "left_anti"
+        )
+        sessions = kept.unionByName(summarize_sessions(affected, timezone=settings.timezone))
+    obs = Observation("sessions")
+    sessions = sessions.observe(obs, F.count(F.lit(1)).alias("rows"), dts_metric())
+    write_table(sessions, settings.lake, SESSIONS, target_file_mb=settings.target_file_mb)
+    written = set(observed_dts(obs))
+    stale = _stale_partitions(ctx, scope.dts, written)
+    for dt in stale:
+        fs.delete(spark, f"{settings.path(SESSIONS.location)}/{PARTITION_COLUMN}={dt}")
+    return JobOutcome(
+        metrics={"sessions_written": int(obs.get["rows"]), "session_dates": len(written)},
+        tables=(SESSIONS,),
+        dts={SESSIONS.name: tuple(sorted(written))},
+        dropped={SESSIONS.name: tuple(stale)},
+        commit=scope.selection.commit,
+    )
+
+
+def _stale_partitions(ctx: JobContext, dts: list[str] | None, written: set[str]) -> list[str]:
+    """Rewritten dates left without sessions (all unwritten ones on a full rebuild)."""
+    prefix = f"{PARTITION_COLUMN}="
+    names = fs.list_names(ctx.spark, ctx.settings.path(SESSIONS.location))
+    existing = {n[len(prefix) :] for n in names if n.startswith(prefix)}
+    candidates = existing if dts is None else set(dts) & existing
+    return sorted(candidates - written)

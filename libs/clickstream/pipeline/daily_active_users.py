@@ -1,0 +1,32 @@
+"""daily_active_users: distinct active users per date, recomputed for every changed date."""
+
+from __future__ import annotations
+
+from pyspark.sql import Observation
+
+from clickstream.pipeline.context import JobContext, JobOutcome
+from clickstream.pipeline.derived import scope_for
+from clickstream.tables import DAILY_ACTIVE_USERS
+from clickstream.transforms import daily_active_users
+from clickstream.writer import dts_metric, observed_dts, write_table
+
+JOB = "daily_active_users"
+
+
+def run(ctx: JobContext) -> JobOutcome:
+    """Recompute DAU for the changed dates (every date when the bookmark is disabled)."""
+    settings = ctx.settings
+    scope = scope_for(ctx, JOB)
+    if scope.events is None:
+        return JobOutcome(metrics={"days": 0}, commit=scope.selection.commit)
+    dau = daily_active_users(scope.events, timezone=settings.timezone)
+    obs = Observation("dau")
+    dau = dau.observe(obs, dts_metric())
+    write_table(dau, settings.lake, DAILY_ACTIVE_USERS, target_file_mb=settings.target_file_mb)
+    written = tuple(observed_dts(obs))
+    return JobOutcome(
+        metrics={"days": len(written)},
+        tables=(DAILY_ACTIVE_USERS,),
+        dts={DAILY_ACTIVE_USERS.name: written},
+        commit=scope.selection.commit,
+    )

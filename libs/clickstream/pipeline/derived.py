@@ -1,0 +1,46 @@
+"""What the jobs that derive tables from curated events recompute: change sets or everything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame
+
+from clickstream.bookmarks import DISABLE
+from clickstream.pipeline import changes
+from clickstream.pipeline.context import JobContext, Selection
+from clickstream.tables import EVENTS
+from clickstream.writer import read_table
+
+
+@dataclass
+class Scope:
+    """Dates to rewrite and the events to derive them from (None dates: the whole table)."""
+
+    selection: Selection
+    dts: list[str] | None
+    events: DataFrame | None
+    user_dates: DataFrame | None = None
+
+
+def scope_for(ctx: JobContext, job: str) -> Scope:
+    """Unconsumed change sets (bookmark enable/pause), or all events (disable)."""
+    spark, settings = ctx.spark, ctx.settings
+    available = changes.list_change_sets(spark, settings.lake)
+    selection = ctx.select(job, "change_sets", {cid: "1" for cid in available})
+    chosen = selection.chosen
+    if settings.bookmark_option == DISABLE:
+        ctx.echo("  bookmark disabled: recomputing from all curated events")
+        return Scope(selection, None, read_table(spark, settings.lake, EVENTS))
+    if not chosen:
+        ctx.echo("  no new change sets")
+        return Scope(selection, [], None)
+    sets = [available[cid] for cid in chosen]
+    dts = sorted({dt for cs in sets for dt in cs.dts})
+    ctx.echo(f"  {len(sets)} change set(s) over {len(dts)} date(s)")
+    return Scope(
+        selection,
+        dts,
+        read_table(spark, settings.lake, EVENTS, dts),
+        changes.affected_user_dates(spark, settings.lake, sets),
+    )

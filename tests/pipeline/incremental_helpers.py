@@ -1,0 +1,56 @@
+"""Helpers for comparing an incremental lake with a full-run lake built from the same objects."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from clickstream.config import Settings
+from clickstream.tables import DAILY_ACTIVE_USERS, EVENTS, QUARANTINE, SESSIONS, Table
+from clickstream.writer import read_table
+
+COMPARED: tuple[Table, ...] = (EVENTS, SESSIONS, DAILY_ACTIVE_USERS, QUARANTINE)
+
+
+def raw_objects(root: Path) -> list[Path]:
+    """Raw objects under a lake, in arrival order (the path starts with YYYY/MM/DD/HH)."""
+    return sorted(p for p in (root / "raw" / "clickstream").rglob("*") if p.is_file())
+
+
+def relative(path: Path, root: Path) -> str:
+    return str(path.relative_to(root / "raw" / "clickstream"))
+
+
+def copy_objects(objects: Iterable[Path], src: Path, dst: Path) -> None:
+    """Copy raw objects (keeping their relative paths and modification times) into another lake."""
+    for obj in objects:
+        target = dst / "raw" / "clickstream" / relative(obj, src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(obj, target)
+
+
+def copy_reference(src: Path, dst: Path) -> None:
+    shutil.copytree(src / "ref", dst / "ref", dirs_exist_ok=True)
+
+
+def split_by_arrival(objects: list[Path], src: Path, boundaries: list[str]) -> list[list[Path]]:
+    """Batches of objects whose arrival-hour path sorts below each boundary ('YYYY/MM/DD/HH')."""
+    batches: list[list[Path]] = [[] for _ in range(len(boundaries) + 1)]
+    for obj in objects:
+        index = sum(relative(obj, src) >= b for b in boundaries)
+        batches[index].append(obj)
+    return batches
+
+
+def comparable(spark: SparkSession, settings: Settings, table: Table) -> DataFrame:
+    """A table's rows with source_file relative to the raw zone, so two lakes can be compared."""
+    df = read_table(spark, settings.lake, table)
+    if "source_file" in df.columns:
+        df = df.withColumn(
+            "source_file", F.regexp_replace("source_file", r"^.*/raw/clickstream/", "")
+        )
+    return df
