@@ -1,0 +1,22 @@
+"""build_sessions: the sessions table, recomputed where curated events changed.
+
+One script for every runtime (clickstream.runtime.entry tells them apart):
+- AWS Glue 5.0 job script: Glue passes --JOB_NAME, --env and --job-bookmark-option;
+- EMR step: spark-submit --py-files <zip> --files <conf> jobs/build_sessions.py --env dev;
+- locally: python jobs/build_sessions.py --env local [--set KEY=VALUE ...].
+"""
+
+from __future__ import annotations
+
+import sys
+
+from clickstream.runtime.entry import run_entry
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run build_sessions with the command-line arguments (sys.argv[1:] when None); the exit code."""
+    return run_entry("build_sessions", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""daily_active_users: distinct active users per date, recomputed for changed dates.
+
+One script for every runtime (clickstream.runtime.entry tells them apart):
+- AWS Glue 5.0 job script: Glue passes --JOB_NAME, --env and --job-bookmark-option;
+- EMR step: spark-submit --py-files <zip> --files <conf> jobs/daily_active_users.py --env dev;
+- locally: python jobs/daily_active_users.py --env local [--set KEY=VALUE ...].
+"""
+
+from __future__ import annotations
+
+import sys
+
+from clickstream.runtime.entry import run_entry
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run daily_active_users with the command-line arguments (sys.argv[1:] when None); the exit code."""
+    return run_entry("daily_active_users", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""load_titles: the reference titles CSV snapshot to curated/titles.
+
+One script for every runtime (clickstream.runtime.entry tells them apart):
+- AWS Glue 5.0 job script: Glue passes --JOB_NAME, --env and --job-bookmark-option;
+- EMR step: spark-submit --py-files <zip> --files <conf> jobs/load_titles.py --env dev;
+- locally: python jobs/load_titles.py --env local [--set KEY=VALUE ...].
+"""
+
+from __future__ import annotations
+
+import sys
+
+from clickstream.runtime.entry import run_entry
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run load_titles with the command-line arguments (sys.argv[1:] when None); the exit code."""
+    return run_entry("load_titles", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
