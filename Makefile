@@ -39,6 +39,9 @@ format: $(STAMP) ## Reformat the code with ruff
 demo: $(STAMP) ## Generate a sample raw zone in .lake/, run the whole pipeline, print DAU and draw a chart
 	$(BIN)/clickstream demo --env $(ENV)
 
+bench: $(STAMP) ## Time the pipeline against a Spark scan and DuckDB on EVENTS generated events (.bench/)
+	$(BIN)/python -m clickstream.bench.harness --events $(EVENTS)
+
 package: $(STAMP) ## Build the wheel, the --py-files zip, job scripts and conf/ under dist/
 	$(BIN)/python -m clickstream.aws.packaging --dist-dir dist
 

@@ -81,10 +81,15 @@ def get_spark(settings: Settings, app_name: str = "clickstream") -> SparkSession
                 "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHiveClientFactory",
             ).enableHiveSupport()
         spark = builder.getOrCreate()
-    for key, value in SQL_CONF.items():
-        spark.conf.set(key, value)
+    apply_sql_conf(spark)
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def apply_sql_conf(spark: SparkSession) -> None:
+    """Set the session settings the output contract relies on (SQL_CONF) on any session."""
+    for key, value in SQL_CONF.items():
+        spark.conf.set(key, value)
 
 
 def catalog_dir(settings: Settings) -> str:

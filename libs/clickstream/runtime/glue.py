@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from pyspark.sql import SparkSession
-
 from clickstream.aws.glue_catalog import RAW_CLICKSTREAM, REF_TITLES
 from clickstream.config import Settings, load_settings
 from clickstream.pipeline.context import BookmarkInputs, JobContext, Selection
+from clickstream.spark import apply_sql_conf
 
 # Sources read through the Glue Data Catalog (tables in raw_database), tracked by Glue's bookmark.
 CATALOG_SOURCES = (RAW_CLICKSTREAM, REF_TITLES)
@@ -90,14 +89,6 @@ def glue_settings(argv: Sequence[str]) -> tuple[dict[str, Any], Settings]:
     if has_flag(argv, BOOKMARK_FLAG):
         overrides.append(f"bookmark_option={args['job_bookmark_option']}")
     return args, load_settings(args["env"], overrides)
-
-
-def apply_sql_conf(spark: SparkSession) -> None:
-    """The session settings the output contract relies on (clickstream.spark.SQL_CONF)."""
-    from clickstream.spark import SQL_CONF
-
-    for key, value in SQL_CONF.items():
-        spark.conf.set(key, value)
 
 
 @dataclass

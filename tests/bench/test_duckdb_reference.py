@@ -1,0 +1,93 @@
+"""The DuckDB reference agrees with the Spark reader and transforms on a tiny generated sample."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+
+from clickstream.bench.duckdb_reference import connect, run_reference
+from clickstream.firehose_reader import read_firehose, split_valid
+from clickstream.raw_objects import list_raw_objects
+from clickstream.sample import SampleReport, generate_sample
+from clickstream.transforms import daily_active_users, dedup_events, sessionize
+
+DAU = "dt string, active_users long, events long"
+Check = Callable[..., None]
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SampleReport]:
+    """A 2,000-event sample lake with every raw layout, re-deliveries and malformed records."""
+    root = tmp_path_factory.mktemp("bench-lake")
+    return root, generate_sample(root, events=2000, users=40, days=2, seed=5)
+
+
+@pytest.fixture(scope="module")
+def reference(
+    lake: tuple[Path, SampleReport],
+) -> tuple[duckdb.DuckDBPyConnection, dict[str, Any]]:
+    """The DuckDB reference run on the lake (no Parquet written); its tables stay in con."""
+    con = connect(threads=2)
+    return con, run_reference(con, str(lake[0]))
+
+
+@pytest.fixture(scope="module")
+def spark_events(spark: SparkSession, lake: tuple[Path, SampleReport]) -> DataFrame:
+    """Valid events of the lake through the project's reader and dedup_events, cached."""
+    objects = list_raw_objects(spark, f"{lake[0]}/raw/clickstream")
+    valid, _ = split_valid(read_firehose(spark, objects))
+    return dedup_events(valid).cache()
+
+
+def test_reference_reads_every_record_like_the_generator(
+    lake: tuple[Path, SampleReport], reference: tuple[duckdb.DuckDBPyConnection, dict[str, Any]]
+) -> None:
+    report, result = lake[1], reference[1]
+    assert result["records_read"] == report.records
+    assert result["valid"] == report.valid_records
+    assert result["curated"] == report.unique_events
+    assert result["quarantined_by_reason"] == report.malformed_by_reason
+
+
+def test_dau_equals_spark_daily_active_users(
+    spark: SparkSession,
+    spark_events: DataFrame,
+    reference: tuple[duckdb.DuckDBPyConnection, dict[str, Any]],
+    assert_frames_equal: Check,
+) -> None:
+    rows = [(r["dt"], r["active_users"], r["events"]) for r in reference[1]["dau"]]
+    assert len(rows) >= 2
+    assert_frames_equal(daily_active_users(spark_events), spark.createDataFrame(rows, DAU))
+
+
+def test_sessions_equal_spark_sessionize(
+    spark: SparkSession,
+    spark_events: DataFrame,
+    reference: tuple[duckdb.DuckDBPyConnection, dict[str, Any]],
+    assert_frames_equal: Check,
+) -> None:
+    con, result = reference
+    sessions = sessionize(spark_events).select("session_id").distinct()
+    assert sessions.count() == result["sessions"]
+    ids = [(r[0],) for r in con.execute("SELECT session_id FROM sessions").fetchall()]
+    assert_frames_equal(sessions, spark.createDataFrame(ids, "session_id string"))
+
+
+def test_reference_writes_curated_parquet(lake: tuple[Path, SampleReport], tmp_path: Path) -> None:
+    con = connect(threads=2)
+    result = run_reference(con, str(lake[0]), str(tmp_path))
+
+    def count(table: str, expr: str = "count(*)") -> int:
+        files = str(tmp_path / table / "*" / "*.parquet")
+        row = con.execute(f"SELECT {expr} FROM read_parquet($f)", {"f": files}).fetchone()
+        return int(row[0]) if row else -1
+
+    assert count("curated/events") == result["curated"]
+    assert count("curated/daily_active_users", "sum(events)") == result["curated"]
+    assert count("curated/sessions") == result["sessions"]
+    assert count("quarantine/clickstream") == result["quarantined"]
