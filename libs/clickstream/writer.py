@@ -6,6 +6,7 @@ from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from clickstream.observe import observed
 from clickstream.tables import PARTITION_COLUMN, Table
 
 # Parquet compresses clickstream rows ~3-4x against Spark's shuffle bytes; AQE sizes shuffle
@@ -82,5 +83,5 @@ def dts_metric() -> Column:
 
 def observed_dts(observation: Observation) -> list[str]:
     """The dt values recorded by dts_metric()."""
-    value = observation.get["dts"]
+    value = observed(observation)["dts"]
     return value.split(",") if value else []

@@ -6,6 +6,7 @@ from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
 from clickstream import fs
+from clickstream.observe import observed
 from clickstream.pipeline.context import JobContext, JobOutcome
 from clickstream.pipeline.derived import scope_for
 from clickstream.tables import PARTITION_COLUMN, SESSIONS
@@ -40,7 +41,7 @@ def run(ctx: JobContext) -> JobOutcome:
     for dt in stale:
         fs.delete(spark, f"{settings.path(SESSIONS.location)}/{PARTITION_COLUMN}={dt}")
     return JobOutcome(
-        metrics={"sessions_written": int(obs.get["rows"]), "session_dates": len(written)},
+        metrics={"sessions_written": int(observed(obs)["rows"]), "session_dates": len(written)},
         tables=(SESSIONS,),
         dts={SESSIONS.name: tuple(sorted(written))},
         dropped={SESSIONS.name: tuple(stale)},

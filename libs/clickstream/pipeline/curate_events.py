@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from clickstream import fs
 from clickstream.config import Settings
 from clickstream.firehose_reader import read_firehose, split_valid
+from clickstream.observe import observed
 from clickstream.pipeline import changes
 from clickstream.pipeline.context import JobContext, JobOutcome
 from clickstream.raw_objects import RawObject, ingested_at_of, list_raw_objects
@@ -150,7 +151,7 @@ def _write_quarantine(
     rows = keep.unionByName(new).observe(all_obs, dts_metric())
     write_table(rows, settings.lake, QUARANTINE, target_file_mb=settings.target_file_mb)
     written = observed_dts(all_obs)
-    return int(new_obs.get["rows"]), written, _drop_empty(ctx, QUARANTINE, dts, written)
+    return int(observed(new_obs)["rows"]), written, _drop_empty(ctx, QUARANTINE, dts, written)
 
 
 def _partition_dts(ctx: JobContext, table: Table) -> set[str]:
@@ -243,9 +244,9 @@ def _curate(ctx: JobContext, new: DataFrame, users: DataFrame, dts: list[str]) -
         written_obs, F.count(F.lit(1)).alias("rows"), dts_metric()
     )
     write_table(output, settings.lake, EVENTS, target_file_mb=settings.target_file_mb)
-    if kept_obs.get["rows"] != out_obs.get["rows"]:
+    if observed(kept_obs)["rows"] != observed(out_obs)["rows"]:
         raise AssertionError(
-            f"enrich/sessionize changed the row count: {kept_obs.get} -> {out_obs.get}"
+            f"enrich/sessionize changed the row count: {observed(kept_obs)} -> {observed(out_obs)}"
         )
     written = observed_dts(written_obs)
     dropped = _drop_empty(ctx, EVENTS, dts, written)
@@ -256,7 +257,7 @@ def _curate(ctx: JobContext, new: DataFrame, users: DataFrame, dts: list[str]) -
         deduped.unpersist()
     return {
         "events_before": before,
-        "events_written": int(written_obs.get["rows"]),
+        "events_written": int(observed(written_obs)["rows"]),
         "written": written,
         "dropped": dropped,
     }

@@ -1,0 +1,37 @@
+"""Observed metrics arrive for empty writes too, and a missing one fails instead of hanging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pyspark.sql import Observation, SparkSession
+from pyspark.sql import functions as F
+
+from clickstream.observe import ObservationMissing, observed
+from clickstream.tables import DAILY_ACTIVE_USERS
+from clickstream.writer import dts_metric, observed_dts, write_table
+
+
+def test_metrics_of_a_write_whose_input_is_empty_arrive(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # GIVEN an observed frame that filters every row away (Spark can prove nothing is left)
+    obs = Observation("empty_write")
+    rows = spark.createDataFrame(
+        [(1, 2, "2026-03-01")], "active_users long, events long, dt string"
+    )
+    empty = rows.where("active_users < 0").observe(
+        obs, F.count(F.lit(1)).alias("rows"), dts_metric()
+    )
+    # WHEN it is written THEN its metrics say zero rows and no dates (instead of waiting forever)
+    write_table(empty, str(tmp_path), DAILY_ACTIVE_USERS)
+    assert observed(obs, timeout_s=30)["rows"] == 0
+    assert observed_dts(obs) == []
+
+
+def test_an_observation_whose_action_never_ran_fails_clearly(spark: SparkSession) -> None:
+    obs = Observation("never_ran")
+    spark.range(3).observe(obs, F.count(F.lit(1)).alias("rows"))
+    with pytest.raises(ObservationMissing, match="never_ran"):
+        observed(obs, timeout_s=0.5)
