@@ -37,25 +37,24 @@ def state(lake: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def test_enable_processes_new_objects_once_and_advances_the_state(
+def test_enable_advances_disable_rereads_without_advancing_and_a_changed_object_is_new(
     spark: SparkSession, tmp_path: Path
 ) -> None:
-    lf.build_lake(tmp_path)
+    sources = lf.build_lake(tmp_path)
+    # WHEN enabled THEN every object is read once and recorded (the empty one too)
     assert curate(spark, tmp_path) == RECORDS
-    # THEN every object (the empty one too) is recorded with its size and modification time
     recorded = state(tmp_path)
     assert recorded is not None and len(recorded["processed"]) == 4
     assert curate(spark, tmp_path) == 0
-
-
-def test_disable_processes_every_object_and_leaves_the_state_untouched(
-    spark: SparkSession, tmp_path: Path
-) -> None:
-    lf.build_lake(tmp_path)
-    curate(spark, tmp_path)
-    before = state(tmp_path)
+    # WHEN disabled THEN every object is read again and the state is untouched
     assert curate(spark, tmp_path, "job-bookmark-disable") == RECORDS
-    assert state(tmp_path) == before
+    assert state(tmp_path) == recorded
+    # GIVEN object D rewritten with one more record (new size and modification time)
+    path = Path(sources["d"].removeprefix("file:"))
+    extra = '{"event_id":"e10","user_id":"u4","event_type":"view","event_time":"2026-03-02T08:00:00Z"}\n'
+    path.write_text(lf.OBJECT_D + extra, encoding="utf-8")
+    # THEN only that object is read again
+    assert curate(spark, tmp_path) == 5
 
 
 def test_pause_processes_new_objects_without_advancing_the_state(
@@ -64,21 +63,9 @@ def test_pause_processes_new_objects_without_advancing_the_state(
     lf.build_lake(tmp_path)
     assert curate(spark, tmp_path, "job-bookmark-pause") == RECORDS
     assert state(tmp_path) is None
-    # WHEN paused again THEN the same objects are still new
-    assert curate(spark, tmp_path, "job-bookmark-pause") == RECORDS
+    # WHEN enabled afterwards THEN the paused run's objects are still new
     assert curate(spark, tmp_path) == RECORDS
     assert curate(spark, tmp_path, "job-bookmark-pause") == 0
-
-
-def test_a_changed_object_is_processed_again(spark: SparkSession, tmp_path: Path) -> None:
-    sources = lf.build_lake(tmp_path)
-    curate(spark, tmp_path)
-    # GIVEN object D rewritten with one more record (new size and modification time)
-    path = Path(sources["d"].removeprefix("file:"))
-    extra = '{"event_id":"e10","user_id":"u4","event_type":"view","event_time":"2026-03-02T08:00:00Z"}\n'
-    path.write_text(lf.OBJECT_D + extra, encoding="utf-8")
-    # THEN only that object is read again
-    assert curate(spark, tmp_path) == 5
 
 
 def test_a_failed_run_leaves_the_state_untouched(

@@ -218,30 +218,28 @@ def test_one_file_per_partition_for_small_data(lake_run: Any) -> None:
 
 
 def test_cli_run_then_catalog_query_in_a_new_session(tmp_path: Path) -> None:
-    # GIVEN a fresh lake WHEN `clickstream run` runs in its own process
+    # GIVEN a fresh lake WHEN `clickstream run` runs in a process of its own
     lf.build_lake(tmp_path)
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
-    cli = Path(sys.executable).parent / "clickstream"
-    run = subprocess.run(
-        [str(cli), "run", "--env", "local", "--set", f"lake_root={tmp_path}"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert "[4/4] daily_active_users" in run.stdout and "records read" in run.stdout
-    # THEN a new process (new SparkSession on the same metastore) finds the tables by name
-    query = (
-        "from clickstream.config import load_settings; from clickstream.spark import get_spark; "
-        f"s = load_settings('local', ['lake_root={tmp_path}']); spark = get_spark(s); "
-        "print(sorted(tuple(r) for r in spark.sql('select dt, active_users from curated.daily_active_users').collect()))"
-    )
+    script = f"""
+from pyspark.sql import SparkSession
+from clickstream import cli
+from clickstream.config import load_settings
+from clickstream.spark import get_spark
+assert cli.main(["run", "--env", "local", "--set", "lake_root={tmp_path}"]) == 0
+SparkSession.getActiveSession().stop()
+# a new SparkSession (new SparkContext, new Hive client) finds the tables through the metastore
+spark = get_spark(load_settings("local", ["lake_root={tmp_path}"]))
+rows = spark.sql("select dt, active_users from curated.daily_active_users").collect()
+print("DAU", sorted(tuple(r) for r in rows))
+"""
     out = subprocess.run(
-        [sys.executable, "-c", query], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "[('2026-03-01', 3), ('2026-03-02', 1)]" in out.stdout
+    assert "[4/4] daily_active_users" in out.stdout and "records read" in out.stdout
+    # THEN the new session reads DAU from the catalog
+    assert "DAU [('2026-03-01', 3), ('2026-03-02', 1)]" in out.stdout
 
 
 def test_cli_config_error_names_the_key(tmp_path: Path) -> None:

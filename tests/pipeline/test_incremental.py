@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from clickstream.config import Settings, load_settings
 from clickstream.firehose_reader import read_firehose, split_valid
-from clickstream.pipeline import changes
-from clickstream.pipeline.context import BookmarkInputs, Selection
 from clickstream.pipeline.runner import run_pipeline
 from clickstream.raw_objects import list_raw_objects
 from clickstream.sample import generate_sample
@@ -24,8 +20,10 @@ pytestmark = pytest.mark.slow
 # Three batches cut at midnight UTC and at midnight in Seoul (15:00 UTC), so sessions, late
 # events and re-deliveries cross batches.
 BOUNDARIES = ["2026/03/02/00", "2026/03/02/15"]
-# Four batches for the crash scenario: the first, then one per crash point.
-CRASH_BOUNDARIES = ["2026/03/01/18", "2026/03/02/06", "2026/03/02/18"]
+# Three batches for the crash scenario: the first, then two with crashes.
+CRASH_BOUNDARIES = ["2026/03/01/18", "2026/03/02/12"]
+# Seoul time and repeat suppression on: the harder case (dates and lookbacks shift, and
+# suppressed events must be kept as state). Plain UTC batches run in test_crash_recovery.py.
 VARIANTS = {
     "utc": ["timezone=UTC"],
     "seoul_with_repeat_window": ["timezone=Asia/Seoul", "repeat_window_seconds=2"],
@@ -39,7 +37,7 @@ def quiet(_: str) -> None:
 @pytest.fixture(scope="module")
 def sample_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sample")
-    generate_sample(root, events=3000, users=120, days=3, seed=11, titles=40)
+    generate_sample(root, events=1500, users=60, days=3, seed=11, titles=40)
     return root
 
 
@@ -84,7 +82,7 @@ def event_ids(spark: SparkSession, root: Path, objects: list[Path]) -> set[str]:
     return {r[0] for r in valid.select("event_id").collect()}
 
 
-@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("variant", ["seoul_with_repeat_window"])
 def test_batches_give_exactly_the_full_run(
     spark: SparkSession,
     sample_lake: Path,
@@ -111,79 +109,3 @@ def test_batches_give_exactly_the_full_run(
     # THEN events, sessions (and their ids), DAU and quarantine equal the full run's
     assert dates_recomputed > 3  # earlier dates were recomputed when late events arrived
     assert_same_tables(spark, full_runs(variant), incremental, assert_frames_equal)
-
-
-def test_run_with_no_new_objects_rewrites_nothing(
-    spark: SparkSession, full_runs: Callable[[str], Settings]
-) -> None:
-    settings = full_runs("utc")
-    curated = Path(settings.lake) / "curated"
-    files = sorted((p, p.stat().st_mtime_ns) for p in curated.rglob("*.parquet"))
-    summary = run_pipeline(settings, spark=spark, echo=quiet)
-    assert summary["totals"]["records_read"] == 0 and summary["totals"]["days"] == 0
-    assert sorted((p, p.stat().st_mtime_ns) for p in curated.rglob("*.parquet")) == files
-
-
-class SimulatedCrash(RuntimeError):
-    """The process died here."""
-
-
-def crash_before_commit(patch: pytest.MonkeyPatch, job: str) -> None:
-    """The job writes its outputs, then dies before its bookmark is committed."""
-    original = BookmarkInputs.select
-
-    def select(self: BookmarkInputs, name: str, source: str, candidates: Any) -> Selection:
-        selection = original(self, name, source, candidates)
-        if name != job:
-            return selection
-
-        def crash() -> bool:
-            raise SimulatedCrash(f"{name} outputs written, bookmark not committed")
-
-        return Selection(selection.chosen, crash)
-
-    patch.setattr(BookmarkInputs, "select", select)
-
-
-def crash_before_change_set(patch: pytest.MonkeyPatch, job: str) -> None:
-    """curate_events writes events, then dies before publishing its change set."""
-
-    def publish(*args: Any, **kwargs: Any) -> None:
-        raise SimulatedCrash("events written, change set not published")
-
-    patch.setattr(changes, "publish", publish)
-
-
-def test_runs_killed_between_write_and_commit_then_rerun_give_the_full_run(
-    spark: SparkSession,
-    sample_lake: Path,
-    full_runs: Callable[[str], Settings],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    assert_frames_equal: Callable[..., None],
-) -> None:
-    objects = ih.raw_objects(sample_lake)
-    first, *later = ih.split_by_arrival(objects, sample_lake, CRASH_BOUNDARIES)
-    lake = tmp_path / "incremental"
-    ih.copy_reference(sample_lake, lake)
-    settings = lake_settings(lake, [])
-    ih.copy_objects(first, sample_lake, lake)
-    run_pipeline(settings, spark=spark, echo=quiet)
-    crashes = [
-        (crash_before_commit, "curate_events"),
-        (crash_before_change_set, "curate_events"),
-        (crash_before_commit, "build_sessions"),
-    ]
-    for batch, (crash, job) in zip(later, crashes, strict=True):
-        # GIVEN a run that dies after writing, before committing (a different point each batch)
-        ih.copy_objects(batch, sample_lake, lake)
-        with monkeypatch.context() as patch:
-            crash(patch, job)
-            with pytest.raises(SimulatedCrash):
-                run_pipeline(settings, spark=spark, echo=quiet)
-        # WHEN the next run goes on normally
-        run_pipeline(settings, spark=spark, echo=quiet)
-    # THEN the lake equals one full run over all objects, with no event curated twice
-    assert_same_tables(spark, full_runs("utc"), settings, assert_frames_equal)
-    events = ih.comparable(spark, settings, ih.COMPARED[0])
-    assert events.groupBy("event_id").count().where(F.col("count") > 1).count() == 0

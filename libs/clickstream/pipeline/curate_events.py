@@ -13,7 +13,9 @@ Every run, the first included, is incremental:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
@@ -55,13 +57,24 @@ def run(ctx: JobContext) -> JobOutcome:
     if not chosen:
         return JobOutcome(metrics=_zero_metrics(), commit=selection.commit)
 
-    parsed = read_firehose(spark, [objects[p] for p in chosen]).persist()
-    counts = {
-        r["reason"]: r["n"] for r in parsed.groupBy("reason").agg(F.count("*").alias("n")).collect()
-    }
+    # One parse, cached once: the raw text is kept only where quarantine needs it, and dt is
+    # computed once. A single aggregation gives the counts by reason and the valid dates.
+    tz = settings.timezone
+    is_valid = F.col("reason").isNull()
+    parsed = (
+        read_firehose(spark, [objects[p] for p in chosen])
+        .withColumn("record", F.when(~is_valid, F.col("record")))
+        .withColumn(PARTITION_COLUMN, F.when(is_valid, local_date("event_time", tz)))
+        .persist()
+    )
+    stats = parsed.groupBy("reason", PARTITION_COLUMN).agg(F.count("*").alias("n")).collect()
+    counts: dict[str | None, int] = {}
+    for row in stats:
+        counts[row["reason"]] = counts.get(row["reason"], 0) + row["n"]
+    new_dts = sorted(row[PARTITION_COLUMN] for row in stats if row["reason"] is None)
     read = sum(counts.values())
     valid_count = counts.pop(None, 0)
-    valid, rejected = split_valid(parsed)
+    _, rejected = split_valid(parsed)
 
     quarantined, q_written, q_dropped = _write_quarantine(
         ctx, rejected, [objects[p] for p in chosen]
@@ -85,23 +98,23 @@ def run(ctx: JobContext) -> JobOutcome:
             commit=selection.commit,
         )
 
-    tz = settings.timezone
-    new = valid.select(*BASE_COLUMNS).withColumn(PARTITION_COLUMN, local_date("event_time", tz))
-    new_dts = sorted(r[0] for r in new.select(PARTITION_COLUMN).distinct().collect())
-    users = new.select("user_id").distinct()
-    dts = _widen(ctx, new_dts, users)
+    new = parsed.where(is_valid).select(*BASE_COLUMNS, PARTITION_COLUMN)
+    users = new.select("user_id").distinct().persist()
+    existing = _Existing(_partition_dts(ctx, EVENTS), _partition_dts(ctx, SUPPRESSED))
+    dts = _widen(ctx, new_dts, users, existing)
     ctx.echo(
         f"  {valid_count} valid record(s) touching {len(new_dts)} date(s); rewriting {len(dts)}"
     )
 
-    result = _curate(ctx, new, users, dts)
-    parsed.unpersist()
+    result = _curate(ctx, new, users, dts, existing)
     curated_new = result["events_written"] - result["events_before"]
     metrics.update(_event_metrics(valid_count, curated_new, result["events_written"]))
     if read != metrics["curated"] + metrics["duplicates_removed"] + quarantined or curated_new < 0:
         raise AssertionError(f"accounting does not balance: {metrics}")
 
     changes.publish(settings.lake, changes.new_change_id(), dts, users)
+    users.unpersist()
+    parsed.unpersist()
     return JobOutcome(
         metrics=metrics,
         tables=(EVENTS, QUARANTINE),
@@ -109,6 +122,17 @@ def run(ctx: JobContext) -> JobOutcome:
         dropped={EVENTS.name: tuple(result["dropped"]), QUARANTINE.name: tuple(q_dropped)},
         commit=selection.commit,
     )
+
+
+@dataclass(frozen=True)
+class _Existing:
+    """Dates that already have curated (or repeat-suppressed) events partitions."""
+
+    events: set[str]
+    suppressed: set[str]
+
+    def any_of(self, dts: list[str]) -> bool:
+        return bool(set(dts) & (self.events | self.suppressed))
 
 
 def _zero_metrics() -> dict[str, object]:
@@ -160,10 +184,12 @@ def _partition_dts(ctx: JobContext, table: Table) -> set[str]:
     return {n[len(prefix) :] for n in names if n.startswith(prefix)}
 
 
-def _widen(ctx: JobContext, new_dts: list[str], users: DataFrame) -> list[str]:
+def _widen(
+    ctx: JobContext, new_dts: list[str], users: DataFrame, existing_dts: _Existing
+) -> list[str]:
     """Add neighbouring dates until no affected user has an event within the lookback of an edge."""
     settings = ctx.settings
-    existing = _partition_dts(ctx, EVENTS) | _partition_dts(ctx, SUPPRESSED)
+    existing = existing_dts.events | existing_dts.suppressed
     lookback_s = max(settings.session_timeout_minutes * 60, settings.repeat_window_seconds)
     dts = set(new_dts)
     while True:
@@ -217,20 +243,26 @@ def _universe(ctx: JobContext, dts: list[str]) -> DataFrame:
     )
 
 
-def _curate(ctx: JobContext, new: DataFrame, users: DataFrame, dts: list[str]) -> dict[str, int]:
+def _curate(
+    ctx: JobContext, new: DataFrame, users: DataFrame, dts: list[str], existing: _Existing
+) -> dict[str, Any]:
     """Recompute the affected users' events in dts and overwrite those partitions."""
     spark, settings = ctx.spark, ctx.settings
     window = settings.repeat_window_seconds
-    events_before = read_table(spark, settings.lake, EVENTS, dts)
-    before = events_before.count()  # Parquet footers only: no data is read
-    suppressed_before = read_table(spark, settings.lake, SUPPRESSED, dts)
-    untouched = events_before.join(users, "user_id", "left_anti")
-    affected = (
-        events_before.unionByName(suppressed_before)
-        .join(users, "user_id", "left_semi")
-        .select(*BASE_COLUMNS, PARTITION_COLUMN)
-    )
-    deduped = dedup_events(affected.unionByName(new))
+    untouched = None
+    before = 0
+    if existing.any_of(dts):
+        events_before = read_table(spark, settings.lake, EVENTS, dts)
+        before = events_before.count()  # Parquet footers only: no data is read
+        suppressed_before = read_table(spark, settings.lake, SUPPRESSED, dts)
+        untouched = events_before.join(users, "user_id", "left_anti")
+        affected = (
+            events_before.unionByName(suppressed_before)
+            .join(users, "user_id", "left_semi")
+            .select(*BASE_COLUMNS, PARTITION_COLUMN)
+        )
+        new = affected.unionByName(new)
+    deduped = dedup_events(new)
     kept = deduped
     if window:
         deduped = deduped.persist()
@@ -240,9 +272,10 @@ def _curate(ctx: JobContext, new: DataFrame, users: DataFrame, dts: list[str]) -
     enriched = enrich_events(kept.observe(kept_obs, F.count(F.lit(1)).alias("rows")), titles)
     curated = sessionize(enriched, timeout_minutes=settings.session_timeout_minutes)
     curated = curated.observe(out_obs, F.count(F.lit(1)).alias("rows"))
-    output = untouched.unionByName(curated.select(*table_schema(EVENTS).names)).observe(
-        written_obs, F.count(F.lit(1)).alias("rows"), dts_metric()
-    )
+    output = curated.select(*table_schema(EVENTS).names)
+    if untouched is not None:
+        output = untouched.unionByName(output)
+    output = output.observe(written_obs, F.count(F.lit(1)).alias("rows"), dts_metric())
     write_table(output, settings.lake, EVENTS, target_file_mb=settings.target_file_mb)
     if observed(kept_obs)["rows"] != observed(out_obs)["rows"]:
         raise AssertionError(
@@ -250,7 +283,7 @@ def _curate(ctx: JobContext, new: DataFrame, users: DataFrame, dts: list[str]) -
         )
     written = observed_dts(written_obs)
     dropped = _drop_empty(ctx, EVENTS, dts, written)
-    if window or suppressed_before.take(1):
+    if window or set(dts) & existing.suppressed:
         _write_suppressed(ctx, deduped.join(kept, "event_id", "left_anti"), dts)
     if window:
         kept.unpersist()
