@@ -42,7 +42,7 @@ def register_hive_table(
     key = (spark.sparkContext.applicationId, database, table.name)
     if _synced.get(key) != location:
         spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
-        exists = spark.catalog.tableExists(table.name, database)
+        exists = spark.catalog.tableExists(f"{database}.{table.name}")
         if exists and _location_of(spark, name) != location.rstrip("/").removeprefix("file:"):
             spark.sql(f"DROP TABLE {name}")  # external: the data stays where it is
             exists = False

@@ -12,7 +12,8 @@ from clickstream.config import ConfigError, Settings, load_settings
 from clickstream.pipeline import JOB_NAMES
 
 
-def _env_args(parser: argparse.ArgumentParser, default_env: str = "local") -> None:
+def add_env_args(parser: argparse.ArgumentParser, default_env: str = "local") -> None:
+    """--env ENV and repeatable --set KEY=VALUE, shared by every command and the job scripts."""
     parser.add_argument(
         "--env", default=default_env, help=f"conf/<env>.yaml (default {default_env})"
     )
@@ -35,12 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         "run", allow_abbrev=False, help="run jobs (the whole pipeline when none is named)"
     )
     run.add_argument("jobs", nargs="*", metavar="JOB", help=f"any of: {', '.join(JOB_NAMES)}")
-    _env_args(run)
+    add_env_args(run)
 
     sample = sub.add_parser(
         "sample", allow_abbrev=False, help="generate a sample raw zone and titles CSV"
     )
-    _env_args(sample)
+    add_env_args(sample)
     sample.add_argument("--events", type=int, default=20_000)
     sample.add_argument("--users", type=int, default=2_000)
     sample.add_argument("--days", type=int, default=3)
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", allow_abbrev=False, help="fresh sample lake, whole pipeline, DAU table and chart"
     )
-    _env_args(demo)
+    add_env_args(demo)
     demo.add_argument("--events", type=int, default=60_000)
     demo.add_argument("--users", type=int, default=3_000)
     demo.add_argument("--days", type=int, default=4)
@@ -60,19 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
     marks = sub.add_parser("bookmarks", allow_abbrev=False, help="show or reset job bookmarks")
     marks.add_argument("action", choices=("show", "reset"))
     marks.add_argument("jobs", nargs="*", metavar="JOB", help="default: every job")
-    _env_args(marks)
+    add_env_args(marks)
 
     deploy = sub.add_parser(
         "deploy", allow_abbrev=False, help="package and deploy to AWS Glue (and EMR steps)"
     )
-    _env_args(deploy, default_env="dev")
+    add_env_args(deploy, default_env="dev")
     deploy.add_argument("--dry-run", action="store_true", help="print the plan, call nothing")
     deploy.add_argument("--emr-cluster-id", help="also add EMR steps to this cluster")
 
     redshift = sub.add_parser(
         "redshift-sql", allow_abbrev=False, help="print Redshift Spectrum and COPY SQL"
     )
-    _env_args(redshift, default_env="dev")
+    add_env_args(redshift, default_env="dev")
     redshift.add_argument(
         "--dt", type=date.fromisoformat, help="partition date for the COPY statements, YYYY-MM-DD"
     )

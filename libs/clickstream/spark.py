@@ -89,7 +89,8 @@ def get_spark(settings: Settings, app_name: str = "clickstream") -> SparkSession
             ).enableHiveSupport()
         spark = builder.getOrCreate()
     apply_sql_conf(spark)
-    spark.sparkContext.setLogLevel("WARN")
+    # Local runs print progress themselves; the embedded metastore's warnings are noise there.
+    spark.sparkContext.setLogLevel("ERROR" if settings.spark_master else "WARN")
     return spark
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from clickstream.config import Settings
+from clickstream.config import Settings, load_settings
 from clickstream.tables import DAILY_ACTIVE_USERS, EVENTS, QUARANTINE, SESSIONS, Table
 from clickstream.writer import read_table
 
@@ -54,3 +54,28 @@ def comparable(spark: SparkSession, settings: Settings, table: Table) -> DataFra
             "source_file", F.regexp_replace("source_file", r"^.*/raw/clickstream/", "")
         )
     return df
+
+
+# Seoul time and repeat suppression on is the harder case (dates and lookbacks shift, and
+# suppressed events must be kept as state); plain UTC is the default.
+VARIANTS = {
+    "utc": ["timezone=UTC"],
+    "seoul_with_repeat_window": ["timezone=Asia/Seoul", "repeat_window_seconds=2"],
+}
+
+
+def quiet(_: str) -> None:
+    """A progress printer that prints nothing."""
+
+
+def lake_settings(lake: Path, overrides: list[str]) -> Settings:
+    """Local settings for a lake under a test folder."""
+    return load_settings("local", [f"lake_root={lake}", *overrides])
+
+
+def assert_same_tables(
+    spark: SparkSession, a: Settings, b: Settings, assert_frames_equal: Callable[..., None]
+) -> None:
+    """Events, sessions, DAU and quarantine of two lakes are equal (source paths made relative)."""
+    for table in COMPARED:
+        assert_frames_equal(comparable(spark, a, table), comparable(spark, b, table))

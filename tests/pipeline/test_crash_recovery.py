@@ -10,78 +10,16 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from clickstream.config import Settings, load_settings
-from clickstream.firehose_reader import read_firehose, split_valid
+from clickstream.config import Settings
 from clickstream.pipeline import changes
 from clickstream.pipeline.context import BookmarkInputs, Selection
 from clickstream.pipeline.runner import run_pipeline
-from clickstream.raw_objects import list_raw_objects
-from clickstream.sample import generate_sample
 from tests.pipeline import incremental_helpers as ih
 
 pytestmark = pytest.mark.slow
 
-# Three batches cut at midnight UTC and at midnight in Seoul (15:00 UTC), so sessions, late
-# events and re-deliveries cross batches.
-BOUNDARIES = ["2026/03/02/00", "2026/03/02/15"]
 # Three batches for the crash scenario: the first, then two with crashes.
 CRASH_BOUNDARIES = ["2026/03/01/18", "2026/03/02/12"]
-VARIANTS = {
-    "utc": ["timezone=UTC"],
-    "seoul_with_repeat_window": ["timezone=Asia/Seoul", "repeat_window_seconds=2"],
-}
-
-
-def quiet(_: str) -> None:
-    return None
-
-
-@pytest.fixture(scope="module")
-def sample_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("sample")
-    generate_sample(root, events=1500, users=60, days=3, seed=11, titles=40)
-    return root
-
-
-def lake_settings(lake: Path, overrides: list[str]) -> Settings:
-    return load_settings("local", [f"lake_root={lake}", *overrides])
-
-
-@pytest.fixture(scope="module")
-def full_runs(
-    spark: SparkSession, sample_lake: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Callable[[str], Settings]:
-    """One full run over all objects per variant, made on first use and shared."""
-    made: dict[str, Settings] = {}
-
-    def get(variant: str) -> Settings:
-        if variant not in made:
-            lake = tmp_path_factory.mktemp(f"full-{variant}")
-            ih.copy_reference(sample_lake, lake)
-            ih.copy_objects(ih.raw_objects(sample_lake), sample_lake, lake)
-            made[variant] = lake_settings(lake, VARIANTS[variant])
-            run_pipeline(made[variant], spark=spark, echo=quiet)
-        return made[variant]
-
-    return get
-
-
-def assert_same_tables(
-    spark: SparkSession, a: Settings, b: Settings, assert_frames_equal: Callable[..., None]
-) -> None:
-    for table in ih.COMPARED:
-        assert_frames_equal(ih.comparable(spark, a, table), ih.comparable(spark, b, table))
-
-
-def event_ids(spark: SparkSession, root: Path, objects: list[Path]) -> set[str]:
-    wanted = {ih.relative(o, root) for o in objects}
-    raw = [
-        o
-        for o in list_raw_objects(spark, str(root / "raw" / "clickstream"))
-        if o.path.split("raw/clickstream/")[-1] in wanted
-    ]
-    valid, _ = split_valid(read_firehose(spark, raw))
-    return {r[0] for r in valid.select("event_id").collect()}
 
 
 def test_run_with_no_new_objects_rewrites_nothing(
@@ -90,7 +28,7 @@ def test_run_with_no_new_objects_rewrites_nothing(
     settings = full_runs("utc")
     curated = Path(settings.lake) / "curated"
     files = sorted((p, p.stat().st_mtime_ns) for p in curated.rglob("*.parquet"))
-    summary = run_pipeline(settings, spark=spark, echo=quiet)
+    summary = run_pipeline(settings, spark=spark, echo=ih.quiet)
     assert summary["totals"]["records_read"] == 0 and summary["totals"]["days"] == 0
     assert sorted((p, p.stat().st_mtime_ns) for p in curated.rglob("*.parquet")) == files
 
@@ -137,9 +75,9 @@ def test_runs_killed_between_write_and_commit_then_rerun_give_the_full_run(
     first, *later = ih.split_by_arrival(objects, sample_lake, CRASH_BOUNDARIES)
     lake = tmp_path / "incremental"
     ih.copy_reference(sample_lake, lake)
-    settings = lake_settings(lake, [])
+    settings = ih.lake_settings(lake, [])
     ih.copy_objects(first, sample_lake, lake)
-    run_pipeline(settings, spark=spark, echo=quiet)
+    run_pipeline(settings, spark=spark, echo=ih.quiet)
     # Batch 2: curate_events dies before its commit; the rerun's build_sessions dies before its
     # own. Batch 3: curate_events dies after writing events, before publishing its change set.
     crashes = [
@@ -153,10 +91,10 @@ def test_runs_killed_between_write_and_commit_then_rerun_give_the_full_run(
             with monkeypatch.context() as patch:
                 crash(patch, job)
                 with pytest.raises(SimulatedCrash):
-                    run_pipeline(settings, spark=spark, echo=quiet)
+                    run_pipeline(settings, spark=spark, echo=ih.quiet)
         # WHEN the next run goes on normally
-        run_pipeline(settings, spark=spark, echo=quiet)
+        run_pipeline(settings, spark=spark, echo=ih.quiet)
     # THEN the lake equals one full run over all objects, with no event curated twice
-    assert_same_tables(spark, full_runs("utc"), settings, assert_frames_equal)
+    ih.assert_same_tables(spark, full_runs("utc"), settings, assert_frames_equal)
     events = ih.comparable(spark, settings, ih.COMPARED[0])
     assert events.groupBy("event_id").count().where(F.col("count") > 1).count() == 0

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from clickstream.config import Settings, load_settings
+from clickstream.config import Settings
 from clickstream.firehose_reader import read_firehose, split_valid
 from clickstream.pipeline.runner import run_pipeline
 from clickstream.raw_objects import list_raw_objects
-from clickstream.sample import generate_sample
 from tests.pipeline import incremental_helpers as ih
 
 pytestmark = pytest.mark.slow
@@ -20,55 +19,6 @@ pytestmark = pytest.mark.slow
 # Three batches cut at midnight UTC and at midnight in Seoul (15:00 UTC), so sessions, late
 # events and re-deliveries cross batches.
 BOUNDARIES = ["2026/03/02/00", "2026/03/02/15"]
-# Three batches for the crash scenario: the first, then two with crashes.
-CRASH_BOUNDARIES = ["2026/03/01/18", "2026/03/02/12"]
-# Seoul time and repeat suppression on: the harder case (dates and lookbacks shift, and
-# suppressed events must be kept as state). Plain UTC batches run in test_crash_recovery.py.
-VARIANTS = {
-    "utc": ["timezone=UTC"],
-    "seoul_with_repeat_window": ["timezone=Asia/Seoul", "repeat_window_seconds=2"],
-}
-
-
-def quiet(_: str) -> None:
-    return None
-
-
-@pytest.fixture(scope="module")
-def sample_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("sample")
-    generate_sample(root, events=1500, users=60, days=3, seed=11, titles=40)
-    return root
-
-
-def lake_settings(lake: Path, overrides: list[str]) -> Settings:
-    return load_settings("local", [f"lake_root={lake}", *overrides])
-
-
-@pytest.fixture(scope="module")
-def full_runs(
-    spark: SparkSession, sample_lake: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Callable[[str], Settings]:
-    """One full run over all objects per variant, made on first use and shared."""
-    made: dict[str, Settings] = {}
-
-    def get(variant: str) -> Settings:
-        if variant not in made:
-            lake = tmp_path_factory.mktemp(f"full-{variant}")
-            ih.copy_reference(sample_lake, lake)
-            ih.copy_objects(ih.raw_objects(sample_lake), sample_lake, lake)
-            made[variant] = lake_settings(lake, VARIANTS[variant])
-            run_pipeline(made[variant], spark=spark, echo=quiet)
-        return made[variant]
-
-    return get
-
-
-def assert_same_tables(
-    spark: SparkSession, a: Settings, b: Settings, assert_frames_equal: Callable[..., None]
-) -> None:
-    for table in ih.COMPARED:
-        assert_frames_equal(ih.comparable(spark, a, table), ih.comparable(spark, b, table))
 
 
 def event_ids(spark: SparkSession, root: Path, objects: list[Path]) -> set[str]:
@@ -100,12 +50,12 @@ def test_batches_give_exactly_the_full_run(
     # WHEN the objects arrive batch by batch, the pipeline running after each
     lake = tmp_path / "incremental"
     ih.copy_reference(sample_lake, lake)
-    incremental = lake_settings(lake, VARIANTS[variant])
+    incremental = ih.lake_settings(lake, ih.VARIANTS[variant])
     dates_recomputed = 0
     for batch in batches:
         ih.copy_objects(batch, sample_lake, lake)
-        summary = run_pipeline(incremental, spark=spark, echo=quiet)
+        summary = run_pipeline(incremental, spark=spark, echo=ih.quiet)
         dates_recomputed += summary["jobs"]["daily_active_users"]["days"]
     # THEN events, sessions (and their ids), DAU and quarantine equal the full run's
     assert dates_recomputed > 3  # earlier dates were recomputed when late events arrived
-    assert_same_tables(spark, full_runs(variant), incremental, assert_frames_equal)
+    ih.assert_same_tables(spark, full_runs(variant), incremental, assert_frames_equal)

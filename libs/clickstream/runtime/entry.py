@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from clickstream.cli import add_env_args
 from clickstream.config import ConfigError, load_settings
 from clickstream.pipeline import JOB_NAMES
 
@@ -24,15 +25,7 @@ def build_parser(job: str) -> argparse.ArgumentParser:
         allow_abbrev=False,
         description=f"Run the {job} job as an EMR step or locally (on Glue: Glue's arguments).",
     )
-    parser.add_argument("--env", default="local", help="conf/<env>.yaml (default local)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key (repeatable)",
-    )
+    add_env_args(parser)
     return parser
 
 
