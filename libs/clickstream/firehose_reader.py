@@ -39,24 +39,15 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType, TimestampType
 
 from clickstream.raw_objects import RawObject, ingested_at_ms, name_timestamp_ms
-
-NOT_JSON = "not_json"
-NOT_AN_OBJECT = "not_an_object"
-MISSING_EVENT_ID = "missing_event_id"
-MISSING_USER_ID = "missing_user_id"
-MISSING_EVENT_TYPE = "missing_event_type"
-INVALID_EVENT_TIME = "invalid_event_time"
-INVALID_TITLE_ID = "invalid_title_id"
-UNREADABLE_OBJECT = "unreadable_object"
-# Validation rules in priority order: a record gets the reason of the first rule it breaks.
-REASONS = (
-    NOT_JSON,
-    NOT_AN_OBJECT,
-    MISSING_EVENT_ID,
-    MISSING_USER_ID,
-    MISSING_EVENT_TYPE,
+from clickstream.reasons import (
     INVALID_EVENT_TIME,
     INVALID_TITLE_ID,
+    MISSING_EVENT_ID,
+    MISSING_EVENT_TYPE,
+    MISSING_USER_ID,
+    NOT_AN_OBJECT,
+    NOT_JSON,
+    REASONS,
     UNREADABLE_OBJECT,
 )
 

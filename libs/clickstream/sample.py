@@ -21,18 +21,20 @@ from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
 
+from clickstream.reasons import (  # the codes the reader gives these malformed records
+    INVALID_EVENT_TIME,
+    INVALID_TITLE_ID,
+    MISSING_EVENT_ID,
+    MISSING_EVENT_TYPE,
+    MISSING_USER_ID,
+    NOT_AN_OBJECT,
+    NOT_JSON,
+)
+
 STREAM = "clickstream"
 RAW_PREFIX = "raw/clickstream"
 TITLES_FILE = "ref/titles/titles.csv"
 
-# Reason codes a reader gives the malformed records (the names in clickstream.firehose_reader).
-NOT_JSON = "not_json"
-NOT_AN_OBJECT = "not_an_object"
-MISSING_EVENT_ID = "missing_event_id"
-MISSING_USER_ID = "missing_user_id"
-MISSING_EVENT_TYPE = "missing_event_type"
-INVALID_EVENT_TIME = "invalid_event_time"
-INVALID_TITLE_ID = "invalid_title_id"
 
 _HOUR_MS = 3_600_000
 _DAY_MS = 86_400_000
