@@ -27,16 +27,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from clickstream.bench import emit_result
 from clickstream.raw_objects import ingested_at_ms
 
 TIMEOUT_MINUTES = 30
@@ -417,12 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     result["seconds"] = round(time.perf_counter() - t0, 3)
     result["start_seconds"] = 0.0
     con.close()
-    text = json.dumps(result, indent=2)
-    if args.result:
-        Path(args.result).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text + "\n")
-    return 0
+    return emit_result(result, args.result)
 
 
 if __name__ == "__main__":

@@ -16,17 +16,16 @@ Run alone: ``python -m clickstream.bench.spark_scan --mode scan --lake LAKE --ou
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from clickstream.bench import emit_result
+from clickstream.cli import add_env_args
 from clickstream.config import Settings, load_settings
 from clickstream.firehose_reader import read_firehose
 from clickstream.raw_objects import list_raw_objects
@@ -126,16 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lake", required=True, help="lake root (raw/clickstream is read)")
     parser.add_argument("--out", required=True, help="folder for the Parquet output")
     parser.add_argument("--result", help="JSON file for the result (default: stdout)")
-    parser.add_argument("--env", default="local")
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    add_env_args(parser)
     args = parser.parse_args(argv)
     result = measure(args.mode, args.lake, args.out, env=args.env, overrides=args.overrides)
-    text = json.dumps(result, indent=2)
-    if args.result:
-        Path(args.result).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text + "\n")
-    return 0
+    return emit_result(result, args.result)
 
 
 if __name__ == "__main__":
