@@ -69,8 +69,12 @@ def quiet(_: str) -> None:
 
 
 def lake_settings(lake: Path, overrides: list[str]) -> Settings:
-    """Local settings for a lake under a test folder."""
-    return load_settings("local", [f"lake_root={lake}", *overrides])
+    """Local settings for a lake under a test folder, with no catalog.
+
+    These tests compare the lake's files; catalog registration has its own end-to-end tests and
+    would add about 1.5 s of metastore calls to every run here.
+    """
+    return load_settings("local", [f"lake_root={lake}", "catalog=none", *overrides])
 
 
 def assert_same_tables(

@@ -21,7 +21,10 @@ RECORDS = 16  # records in the fixture lake's objects
 
 
 def settings_for(lake: Path, option: str) -> Settings:
-    return load_settings("local", [f"lake_root={lake}", f"bookmark_option={option}"])
+    # No catalog: these tests are about the bookmark store (the catalog has end-to-end tests).
+    return load_settings(
+        "local", [f"lake_root={lake}", f"bookmark_option={option}", "catalog=none"]
+    )
 
 
 def curate(spark: SparkSession, lake: Path, option: str = "job-bookmark-enable") -> int:

@@ -11,9 +11,10 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from clickstream.config import Settings
-from clickstream.pipeline import changes
+from clickstream.pipeline import curate_events
 from clickstream.pipeline.context import BookmarkInputs, Selection
 from clickstream.pipeline.runner import run_pipeline
+from clickstream.tables import EVENTS, Table
 from tests.pipeline import incremental_helpers as ih
 
 pytestmark = pytest.mark.slow
@@ -54,13 +55,16 @@ def crash_before_commit(patch: pytest.MonkeyPatch, job: str) -> None:
     patch.setattr(BookmarkInputs, "select", select)
 
 
-def crash_before_change_set(patch: pytest.MonkeyPatch, job: str) -> None:
-    """curate_events writes events, then dies before publishing its change set."""
+def crash_after_events_write(patch: pytest.MonkeyPatch, job: str) -> None:
+    """curate_events writes the events table, then dies before the rest of its writes."""
+    original = curate_events.write_table
 
-    def publish(*args: Any, **kwargs: Any) -> None:
-        raise SimulatedCrash("events written, change set not published")
+    def write_table(df: Any, lake: str, table: Table, **kwargs: Any) -> None:
+        original(df, lake, table, **kwargs)
+        if table == EVENTS:
+            raise SimulatedCrash("events written, nothing else")
 
-    patch.setattr(changes, "publish", publish)
+    patch.setattr(curate_events, "write_table", write_table)
 
 
 def test_runs_killed_between_write_and_commit_then_rerun_give_the_full_run(
@@ -79,10 +83,10 @@ def test_runs_killed_between_write_and_commit_then_rerun_give_the_full_run(
     ih.copy_objects(first, sample_lake, lake)
     run_pipeline(settings, spark=spark, echo=ih.quiet)
     # Batch 2: curate_events dies before its commit; the rerun's build_sessions dies before its
-    # own. Batch 3: curate_events dies after writing events, before publishing its change set.
+    # own. Batch 3: curate_events dies right after writing events, before its other writes.
     crashes = [
         [(crash_before_commit, "curate_events"), (crash_before_commit, "build_sessions")],
-        [(crash_before_change_set, "curate_events")],
+        [(crash_after_events_write, "curate_events")],
     ]
     for batch, batch_crashes in zip(later, crashes, strict=True):
         ih.copy_objects(batch, sample_lake, lake)

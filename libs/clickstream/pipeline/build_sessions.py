@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pyspark.sql import Observation
+from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
 from clickstream import fs
 from clickstream.observe import observed
 from clickstream.pipeline.context import JobContext, JobOutcome
-from clickstream.pipeline.derived import scope_for
+from clickstream.pipeline.derived import Scope, scope_for
+from clickstream.pipeline.ranges import within
 from clickstream.tables import PARTITION_COLUMN, SESSIONS
 from clickstream.transforms import summarize_sessions
 from clickstream.writer import dts_metric, observed_dts, read_table, write_table
@@ -17,22 +18,20 @@ JOB = "build_sessions"
 
 
 def run(ctx: JobContext) -> JobOutcome:
-    """Summarize the affected users' sessions in the changed dates; other sessions stay."""
+    """Summarize the sessions inside the change sets' ranges and full dates; other sessions stay."""
     spark, settings = ctx.spark, ctx.settings
     scope = scope_for(ctx, JOB)
     if scope.events is None:
         return JobOutcome(
             metrics={"sessions_written": 0, "session_dates": 0}, commit=scope.selection.commit
         )
-    if scope.user_dates is None:  # everything
+    if scope.ranges is None:  # everything
         sessions = summarize_sessions(scope.events, timezone=settings.timezone)
     else:
-        affected = scope.events.join(scope.user_dates, ["user_id", PARTITION_COLUMN], "left_semi")
-        users = scope.user_dates.select("user_id").distinct()
-        kept = read_table(spark, settings.lake, SESSIONS, scope.dts).join(
-            users, "user_id", "left_anti"
-        )
-        sessions = kept.unionByName(summarize_sessions(affected, timezone=settings.timezone))
+        stored = read_table(spark, settings.lake, SESSIONS, scope.dts)
+        kept = _outside(stored, scope, "session_start")
+        changed = summarize_sessions(_inside(scope.events, scope), timezone=settings.timezone)
+        sessions = kept.unionByName(changed)
     obs = Observation("sessions")
     sessions = sessions.observe(obs, F.count(F.lit(1)).alias("rows"), dts_metric())
     write_table(sessions, settings.lake, SESSIONS, target_file_mb=settings.target_file_mb)
@@ -47,6 +46,23 @@ def run(ctx: JobContext) -> JobOutcome:
         dropped={SESSIONS.name: tuple(stale)},
         commit=scope.selection.commit,
     )
+
+
+def _inside(events: DataFrame, scope: Scope) -> DataFrame:
+    """Events on a full date or inside a range of their user: whole sessions, every one changed."""
+    assert scope.ranges is not None
+    on_full = F.col(PARTITION_COLUMN).isin(scope.full_dts)
+    ranged = events.where(~on_full).join(
+        F.broadcast(scope.ranges), within(events, scope.ranges), "left_semi"
+    )
+    return events.where(on_full).unionByName(ranged)
+
+
+def _outside(sessions: DataFrame, scope: Scope, time: str) -> DataFrame:
+    """Stored sessions that start neither on a full date nor inside a range of their user."""
+    assert scope.ranges is not None
+    rest = sessions.where(~F.col(PARTITION_COLUMN).isin(scope.full_dts))
+    return rest.join(F.broadcast(scope.ranges), within(rest, scope.ranges, time=time), "left_anti")
 
 
 def _stale_partitions(ctx: JobContext, dts: list[str] | None, written: set[str]) -> list[str]:

@@ -1,8 +1,10 @@
-"""Change sets: what curate_events rewrote, for the jobs that derive tables from events.
+"""Change sets: what a curate_events run rewrites, for the jobs that derive tables from events.
 
-A change set names the event dates (dt) curate_events rewrote and the users whose sessions it
-recomputed there. Within those dates no session of those users crosses the edge of the set, so
-sessions and daily counts can be recomputed from those partitions alone.
+A change set names the event dates (dt) the run rewrites and, per user, the time ranges whose
+sessions it recomputes (see clickstream.pipeline.ranges). A "full" change set has no ranges:
+nothing was curated near its dates before, so every session there is new. curate_events publishes
+the change set before it writes, so a run that dies halfway still leaves a record of what it may
+have changed; recomputing from the events as they are is always safe.
 """
 
 from __future__ import annotations
@@ -14,12 +16,20 @@ from datetime import UTC, datetime
 from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType
+from pyspark.sql.types import StringType, StructField, StructType, TimestampType
 
 from clickstream import fs
+from clickstream.config import ConfigError
+from clickstream.pipeline.ranges import RANGE_COLUMNS
 
-USERS_SCHEMA = StructType([StructField("user_id", StringType(), False)])
+FORMAT = 2
+RANGES_SCHEMA = StructType(
+    [
+        StructField("user_id", StringType(), False),
+        StructField("range_start", TimestampType(), False),
+        StructField("range_end", TimestampType(), False),
+    ]
+)
 
 
 def changes_root(lake: str) -> str:
@@ -34,19 +44,32 @@ def new_change_id() -> str:
 
 @dataclass(frozen=True)
 class ChangeSet:
-    """The dates and users one curate_events run rewrote."""
+    """The dates one curate_events run rewrites; full when all their sessions are new."""
 
     change_id: str
     dts: tuple[str, ...]
+    full: bool
 
 
-def publish(lake: str, change_id: str, dts: list[str], users: DataFrame) -> ChangeSet:
-    """Write the change set: users first, the manifest last (a change set without one is ignored)."""
+def ranges_path(lake: str, change_id: str) -> str:
+    return f"{changes_root(lake)}/{change_id}/ranges"
+
+
+def publish(lake: str, change_id: str, dts: list[str], ranges: DataFrame | None) -> ChangeSet:
+    """Write the change set: ranges first, the manifest last (a change set without one is ignored)."""
     root = f"{changes_root(lake)}/{change_id}"
-    users.select("user_id").distinct().coalesce(1).write.mode("overwrite").parquet(f"{root}/users")
-    manifest = {"change_id": change_id, "dts": sorted(dts)}
-    fs.write_text(users.sparkSession, f"{root}/manifest.json", json.dumps(manifest))
-    return ChangeSet(change_id, tuple(sorted(dts)))
+    spark = ranges.sparkSession if ranges is not None else SparkSession.getActiveSession()
+    assert spark is not None
+    if ranges is not None:
+        ranges.select(*RANGE_COLUMNS).coalesce(1).write.mode("overwrite").parquet(f"{root}/ranges")
+    manifest = {
+        "change_id": change_id,
+        "format": FORMAT,
+        "dts": sorted(dts),
+        "full": ranges is None,
+    }
+    fs.write_text(spark, f"{root}/manifest.json", json.dumps(manifest))
+    return ChangeSet(change_id, tuple(sorted(dts)), ranges is None)
 
 
 def list_change_sets(spark: SparkSession, lake: str) -> dict[str, ChangeSet]:
@@ -56,16 +79,23 @@ def list_change_sets(spark: SparkSession, lake: str) -> dict[str, ChangeSet]:
         text = fs.read_text(spark, f"{changes_root(lake)}/{name}/manifest.json")
         if text:
             doc = json.loads(text)
-            found[name] = ChangeSet(name, tuple(doc["dts"]))
+            if doc.get("format") != FORMAT:
+                raise ConfigError(
+                    f"change set {name} was written by an older version; run build_sessions and "
+                    "daily_active_users once with --set bookmark_option=job-bookmark-disable, "
+                    f"then delete {changes_root(lake)}/{name}"
+                )
+            found[name] = ChangeSet(name, tuple(doc["dts"]), bool(doc["full"]))
     return found
 
 
-def affected_user_dates(spark: SparkSession, lake: str, change_sets: list[ChangeSet]) -> DataFrame:
-    """(user_id, dt) pairs to recompute: each change set's users on each of its dates."""
+def read_ranges(spark: SparkSession, lake: str, change_sets: list[ChangeSet]) -> DataFrame:
+    """The ranges of the change sets that have them (empty when all are full)."""
     frames = [
-        spark.read.schema(USERS_SCHEMA)
-        .parquet(f"{changes_root(lake)}/{cs.change_id}/users")
-        .crossJoin(F.broadcast(spark.createDataFrame([(dt,) for dt in cs.dts], "dt string")))
+        spark.read.schema(RANGES_SCHEMA).parquet(ranges_path(lake, cs.change_id))
         for cs in change_sets
+        if not cs.full
     ]
-    return reduce(DataFrame.unionByName, frames).distinct()
+    if not frames:
+        return spark.createDataFrame([], RANGES_SCHEMA)
+    return reduce(DataFrame.unionByName, frames)

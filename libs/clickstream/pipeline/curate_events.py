@@ -2,13 +2,16 @@
 
 Every run, the first included, is incremental:
 1. Read the raw objects the bookmark has not seen; quarantine rejected records.
-2. The dates of the new valid events, widened until no affected user has an event within one
-   session timeout of the edge of that set of dates, are the partitions P to rewrite. Within P
-   no session of an affected user crosses the edge, so recomputing them there is exact.
-3. In P: dedup the affected users' existing events together with the new ones (a re-delivered
-   copy is not curated twice), suppress repeats, enrich, sessionize; other users' rows stay.
-4. Overwrite P (dynamic partition overwrite) and publish a change set (P and the users) for
-   build_sessions and daily_active_users. The runner commits the bookmark afterwards.
+2. Plan: per affected user, the ranges of time the new events can change (the stored sessions
+   within one lookback of a new event, and the new events; clickstream.pipeline.ranges). Only
+   the dates of new events and their neighbours are read, more only while a touched session
+   continues. With nothing stored near the new events, everything is new (the first run).
+3. Publish a change set (the dates rewritten and the ranges) for build_sessions and
+   daily_active_users, then recompute the events inside the ranges: dedup with the stored
+   copies (a re-delivered event is not curated twice), suppress repeats, enrich, sessionize.
+   Every row outside the ranges, session_id included, stays as stored.
+4. Overwrite the rewritten dates (dynamic partition overwrite). The runner commits the bookmark
+   afterwards.
 """
 
 from __future__ import annotations
@@ -17,15 +20,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, Observation
+from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
 from clickstream import fs
-from clickstream.config import Settings
 from clickstream.firehose_reader import read_firehose, split_valid
 from clickstream.observe import observed
 from clickstream.pipeline import changes
 from clickstream.pipeline.context import JobContext, JobOutcome
+from clickstream.pipeline.ranges import lookback_seconds, range_dates, touched_ranges, within
 from clickstream.raw_objects import RawObject, ingested_at_of, list_raw_objects
 from clickstream.tables import EVENTS, PARTITION_COLUMN, QUARANTINE, TITLES, Table
 from clickstream.transforms import dedup_events, enrich_events, local_date, sessionize
@@ -99,21 +102,29 @@ def run(ctx: JobContext) -> JobOutcome:
         )
 
     new = parsed.where(is_valid).select(*BASE_COLUMNS, PARTITION_COLUMN)
-    users = new.select("user_id").distinct().persist()
     existing = _Existing(_partition_dts(ctx, EVENTS), _partition_dts(ctx, SUPPRESSED))
-    dts = _widen(ctx, new_dts, users, existing)
+    plan = _plan(ctx, new, new_dts, existing)
     ctx.echo(
-        f"  {valid_count} valid record(s) touching {len(new_dts)} date(s); rewriting {len(dts)}"
+        f"  {valid_count} valid record(s) touching {len(new_dts)} date(s); "
+        f"read {len(plan.read)}, rewrite {len(plan.dts)}"
     )
-
-    result = _curate(ctx, new, users, dts, existing)
+    # The change set goes first: a run that dies while writing still leaves its record.
+    change = changes.publish(settings.lake, changes.new_change_id(), plan.dts, plan.ranges)
+    ranges = None
+    if not change.full:
+        ranges = spark.read.schema(changes.RANGES_SCHEMA).parquet(
+            changes.ranges_path(settings.lake, change.change_id)
+        )
+    result = _curate(ctx, new, plan, ranges, existing)
     curated_new = result["events_written"] - result["events_before"]
     metrics.update(_event_metrics(valid_count, curated_new, result["events_written"]))
+    metrics["dates_read"] = len(plan.read)
+    metrics["dates_rewritten"] = len(plan.dts)
     if read != metrics["curated"] + metrics["duplicates_removed"] + quarantined or curated_new < 0:
         raise AssertionError(f"accounting does not balance: {metrics}")
 
-    changes.publish(settings.lake, changes.new_change_id(), dts, users)
-    users.unpersist()
+    if plan.ranges is not None:
+        plan.ranges.unpersist()
     parsed.unpersist()
     return JobOutcome(
         metrics=metrics,
@@ -184,51 +195,39 @@ def _partition_dts(ctx: JobContext, table: Table) -> set[str]:
     return {n[len(prefix) :] for n in names if n.startswith(prefix)}
 
 
-def _widen(
-    ctx: JobContext, new_dts: list[str], users: DataFrame, existing_dts: _Existing
-) -> list[str]:
-    """Add neighbouring dates until no affected user has an event within the lookback of an edge."""
-    settings = ctx.settings
-    existing = existing_dts.events | existing_dts.suppressed
-    lookback_s = max(settings.session_timeout_minutes * 60, settings.repeat_window_seconds)
-    dts = set(new_dts)
+@dataclass
+class _Plan:
+    """Partitions to rewrite, existing partitions to read, and the ranges (None: all is new)."""
+
+    dts: list[str]
+    read: list[str]
+    ranges: DataFrame | None
+
+
+def _plan(ctx: JobContext, new: DataFrame, new_dts: list[str], existing: _Existing) -> _Plan:
+    """The new events' ranges (clickstream.pipeline.ranges) and the dates they need.
+
+    Stored events within one lookback of a new event lie on its date or the next or previous
+    one; dates are added only while a touched session or a range's context reaches further.
+    With nothing stored on those dates, every session there is new: no ranges are needed.
+    """
+    spark, settings = ctx.spark, ctx.settings
+    stored_dts = existing.events | existing.suppressed
+    lookback = lookback_seconds(settings)
+    read = {_shift(d, k) for d in new_dts for k in (-1, 0, 1)} & stored_dts
+    if not read:
+        return _Plan(new_dts, [], None)
+    users = new.select("user_id").distinct()
     while True:
-        candidates = {_shift(d, -1) for d in dts} | {_shift(d, 1) for d in dts}
-        open_edges = (candidates - dts) & existing
-        if not open_edges:
-            return sorted(dts)
-        events = _universe(ctx, sorted(dts)).join(users, "user_id", "left_semi")
-        near = _near_edges(events, settings, lookback_s)
-        added = {n for n in near if n in open_edges}
-        if not added:
-            return sorted(dts)
-        dts |= added
-
-
-def _near_edges(events: DataFrame, settings: Settings, lookback_s: int) -> set[str]:
-    """Neighbouring dates of events that lie within lookback_s of their own date's edges."""
-    tz = settings.timezone
-    day_start = F.to_utc_timestamp(F.to_timestamp(PARTITION_COLUMN), tz)
-    next_start = F.to_utc_timestamp(F.to_timestamp(F.date_add(F.to_date(PARTITION_COLUMN), 1)), tz)
-    micros: Column = F.unix_micros("event_time")
-    window = F.lit(lookback_s * 1_000_000)
-    flags = events.select(
-        PARTITION_COLUMN,
-        (micros - F.unix_micros(day_start) <= window).alias("near_start"),
-        (F.unix_micros(next_start) - micros <= window).alias("near_end"),
-    ).where("near_start or near_end")
-    rows = (
-        flags.groupBy(PARTITION_COLUMN)
-        .agg(F.max("near_start").alias("s"), F.max("near_end").alias("e"))
-        .collect()
-    )
-    out = set()
-    for row in rows:
-        if row["s"]:
-            out.add(_shift(row[PARTITION_COLUMN], -1))
-        if row["e"]:
-            out.add(_shift(row[PARTITION_COLUMN], 1))
-    return out
+        stored = read_table(spark, settings.lake, EVENTS, sorted(read))
+        stored = stored.join(users, "user_id", "left_semi")
+        ranges = touched_ranges(new, stored, lookback).persist()
+        covered, needed = range_dates(ranges, settings.timezone, lookback)
+        more = (needed & stored_dts) - read
+        if not more:
+            return _Plan(sorted(covered), sorted(read), ranges)
+        ranges.unpersist()
+        read |= more
 
 
 def _shift(dt: str, days: int) -> str:
@@ -244,32 +243,38 @@ def _universe(ctx: JobContext, dts: list[str]) -> DataFrame:
 
 
 def _curate(
-    ctx: JobContext, new: DataFrame, users: DataFrame, dts: list[str], existing: _Existing
+    ctx: JobContext,
+    new: DataFrame,
+    plan: _Plan,
+    ranges: DataFrame | None,
+    existing: _Existing,
 ) -> dict[str, Any]:
-    """Recompute the affected users' events in dts and overwrite those partitions."""
+    """Recompute the events inside the ranges (all events when there are none); overwrite dts."""
     spark, settings = ctx.spark, ctx.settings
     window = settings.repeat_window_seconds
+    dts = plan.dts
     untouched = None
     before = 0
-    if existing.any_of(dts):
+    if ranges is not None:
         events_before = read_table(spark, settings.lake, EVENTS, dts)
         before = events_before.count()  # Parquet footers only: no data is read
-        suppressed_before = read_table(spark, settings.lake, SUPPRESSED, dts)
-        untouched = events_before.join(users, "user_id", "left_anti")
-        affected = (
-            events_before.unionByName(suppressed_before)
-            .join(users, "user_id", "left_semi")
-            .select(*BASE_COLUMNS, PARTITION_COLUMN)
+        untouched = _outside(events_before, ranges)
+        # Stored events (curated and repeat-suppressed) inside the ranges, and within one lookback
+        # of them as context for dedup and repeat suppression.
+        context = _universe(ctx, plan.read)
+        context = context.join(
+            F.broadcast(ranges), within(context, ranges, lookback_seconds(settings)), "left_semi"
         )
-        new = affected.unionByName(new)
+        new = context.select(*BASE_COLUMNS, PARTITION_COLUMN).unionByName(new)
     deduped = dedup_events(new)
     kept = deduped
     if window:
         deduped = deduped.persist()
         kept = dedup_events(deduped, repeat_window_seconds=window).persist()
+    inside = kept if ranges is None else _inside(kept, ranges)
     kept_obs, out_obs, written_obs = Observation("kept"), Observation("out"), Observation("written")
     titles = read_table(spark, settings.lake, TITLES)
-    enriched = enrich_events(kept.observe(kept_obs, F.count(F.lit(1)).alias("rows")), titles)
+    enriched = enrich_events(inside.observe(kept_obs, F.count(F.lit(1)).alias("rows")), titles)
     curated = sessionize(enriched, timeout_minutes=settings.session_timeout_minutes)
     curated = curated.observe(out_obs, F.count(F.lit(1)).alias("rows"))
     output = curated.select(*table_schema(EVENTS).names)
@@ -284,7 +289,12 @@ def _curate(
     written = observed_dts(written_obs)
     dropped = _drop_empty(ctx, EVENTS, dts, written)
     if window or set(dts) & existing.suppressed:
-        _write_suppressed(ctx, deduped.join(kept, "event_id", "left_anti"), dts)
+        suppressed = deduped.join(kept, "event_id", "left_anti")
+        stored = None
+        if ranges is not None:
+            suppressed = _inside(suppressed, ranges)
+            stored = _outside(read_table(spark, settings.lake, SUPPRESSED, dts), ranges)
+        _write_suppressed(ctx, suppressed, stored, dts)
     if window:
         kept.unpersist()
         deduped.unpersist()
@@ -296,14 +306,29 @@ def _curate(
     }
 
 
-def _write_suppressed(ctx: JobContext, suppressed: DataFrame, dts: list[str]) -> None:
+def _inside(events: DataFrame, ranges: DataFrame) -> DataFrame:
+    """Events inside a range of their user."""
+    return events.join(F.broadcast(ranges), within(events, ranges), "left_semi")
+
+
+def _outside(events: DataFrame, ranges: DataFrame) -> DataFrame:
+    """Events outside every range of their user: they and their session_id stay as stored."""
+    return events.join(F.broadcast(ranges), within(events, ranges), "left_anti")
+
+
+def _write_suppressed(
+    ctx: JobContext, suppressed: DataFrame, stored: DataFrame | None, dts: list[str]
+) -> None:
     """Keep repeat-suppressed events of dts as state, so later runs can recompute exactly."""
     settings = ctx.settings
     rows = (
         suppressed.withColumn("title", F.lit(None).cast("string"))
         .withColumn("genre", F.lit(None).cast("string"))
         .withColumn("session_id", F.lit(""))
+        .select(*table_schema(SUPPRESSED).names)
     )
+    if stored is not None:
+        rows = stored.unionByName(rows)
     obs = Observation("suppressed")
     rows = rows.observe(obs, dts_metric())
     write_table(rows, settings.lake, SUPPRESSED, target_file_mb=settings.target_file_mb)

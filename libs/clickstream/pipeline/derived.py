@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame
 
@@ -15,12 +15,17 @@ from clickstream.writer import read_table
 
 @dataclass
 class Scope:
-    """Dates to rewrite and the events to derive them from (None dates: the whole table)."""
+    """Dates to rewrite and the events of those dates (None dates: the whole table).
+
+    Within dts, the sessions to recompute are all of those on full_dts and, elsewhere, those of
+    a user inside one of that user's ranges (user_id, range_start, range_end).
+    """
 
     selection: Selection
     dts: list[str] | None
     events: DataFrame | None
-    user_dates: DataFrame | None = None
+    ranges: DataFrame | None = None
+    full_dts: list[str] = field(default_factory=list)
 
 
 def scope_for(ctx: JobContext, job: str) -> Scope:
@@ -42,5 +47,6 @@ def scope_for(ctx: JobContext, job: str) -> Scope:
         selection,
         dts,
         read_table(spark, settings.lake, EVENTS, dts),
-        changes.affected_user_dates(spark, settings.lake, sets),
+        changes.read_ranges(spark, settings.lake, sets),
+        sorted({dt for cs in sets if cs.full for dt in cs.dts}),
     )

@@ -1,0 +1,116 @@
+"""Recompute ranges: per user, the stretches of time a batch of new events can change.
+
+A stored session is touched when one of its events lies within the lookback L (the session
+timeout or the repeat window, whichever is longer) of a new event of the same user. Per user, the
+spans of the touched sessions and the times of the new events, merged when at most L apart, are
+the ranges. Stored sessions are more than one timeout apart, so a range holds whole sessions both
+before and after the batch: recomputing the events inside a range (with the events within L
+outside it as context for repeat suppression) gives exactly what a full run gives there, and
+every stored row outside the ranges keeps its session_id.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from clickstream.config import Settings
+
+RANGE_COLUMNS = ("user_id", "range_start", "range_end")
+_MICROS = 1_000_000
+
+
+def lookback_seconds(settings: Settings) -> int:
+    """L: how far a new event reaches, the session timeout or the repeat window if longer."""
+    return max(settings.session_timeout_minutes * 60, settings.repeat_window_seconds)
+
+
+def touched_ranges(new: DataFrame, stored: DataFrame, lookback_s: int) -> DataFrame:
+    """(user_id, range_start, range_end): new event times and the spans of stored sessions with an
+    event within lookback_s of a new event of the same user, merged when at most lookback_s apart.
+
+    new has user_id and event_time; stored has user_id, event_time and session_id (curated rows).
+    """
+    window = F.lit(lookback_s * _MICROS)
+    t = F.unix_micros("event_time")
+    marks = new.select("user_id", "event_time", F.lit(None).cast("string").alias("session_id"))
+    marks = marks.unionByName(stored.select("user_id", "event_time", "session_id"))
+    by_time = Window.partitionBy("user_id").orderBy("event_time")
+    new_t = F.when(F.col("session_id").isNull(), t)
+    before = F.last(new_t, ignorenulls=True).over(
+        by_time.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    )
+    after = F.first(new_t, ignorenulls=True).over(
+        by_time.rowsBetween(Window.currentRow, Window.unboundedFollowing)
+    )
+    touched = (
+        marks.select("user_id", "session_id", (t - before).alias("b"), (after - t).alias("a"))
+        .where(F.col("session_id").isNotNull() & ((F.col("b") <= window) | (F.col("a") <= window)))
+        .select("user_id", "session_id")
+        .distinct()
+    )
+    spans = (
+        stored.join(touched, ["user_id", "session_id"], "left_semi")
+        .groupBy("user_id", "session_id")
+        .agg(F.min("event_time").alias("range_start"), F.max("event_time").alias("range_end"))
+        .drop("session_id")
+    )
+    points = new.select("user_id", F.col("event_time").alias("range_start")).withColumn(
+        "range_end", F.col("range_start")
+    )
+    return merge_ranges(spans.unionByName(points), lookback_s)
+
+
+def merge_ranges(intervals: DataFrame, gap_s: int) -> DataFrame:
+    """Per user, intervals that overlap or lie at most gap_s apart, merged into one range."""
+    by_start = Window.partitionBy("user_id").orderBy("range_start", "range_end")
+    reach = F.max(F.unix_micros("range_end")).over(
+        by_start.rowsBetween(Window.unboundedPreceding, -1)
+    )
+    opens = F.when(
+        reach.isNull() | (F.unix_micros("range_start") - reach > F.lit(gap_s * _MICROS)), 1
+    ).otherwise(0)
+    grouped = intervals.withColumn("_opens", opens).withColumn(
+        "_group",
+        F.sum("_opens").over(by_start.rowsBetween(Window.unboundedPreceding, Window.currentRow)),
+    )
+    return (
+        grouped.groupBy("user_id", "_group")
+        .agg(F.min("range_start").alias("range_start"), F.max("range_end").alias("range_end"))
+        .select(*RANGE_COLUMNS)
+    )
+
+
+def within(
+    events: DataFrame, ranges: DataFrame, margin_s: int = 0, time: str = "event_time"
+) -> Column:
+    """Join condition: same user and events[time] inside a range widened by margin_s each side."""
+    margin = F.lit(margin_s * _MICROS)
+    t = F.unix_micros(events[time])
+    return (
+        (events["user_id"] == ranges["user_id"])
+        & (t >= F.unix_micros(ranges["range_start"]) - margin)
+        & (t <= F.unix_micros(ranges["range_end"]) + margin)
+    )
+
+
+def range_dates(ranges: DataFrame, timezone: str, lookback_s: int) -> tuple[set[str], set[str]]:
+    """The local dates the ranges cover, and those they cover widened by lookback_s each side."""
+    margin = F.lit(lookback_s * _MICROS)
+
+    def day(micros: Column) -> Column:
+        return F.to_date(F.from_utc_timestamp(F.timestamp_micros(micros), timezone))
+
+    start, end = F.unix_micros("range_start"), F.unix_micros("range_end")
+    days = ranges.select(
+        F.explode(F.sequence(day(start - margin), day(end + margin))).alias("d"),
+        day(start).alias("s"),
+        day(end).alias("e"),
+    )
+    rows = (
+        days.groupBy("d")
+        .agg(F.max((F.col("d") >= F.col("s")) & (F.col("d") <= F.col("e"))).alias("inside"))
+        .collect()
+    )
+    covered = {r["d"].isoformat() for r in rows if r["inside"]}
+    return covered, {r["d"].isoformat() for r in rows}
