@@ -25,8 +25,10 @@ def _location_of(spark: SparkSession, name: str) -> str:
     return location.rstrip("/").removeprefix("file:")
 
 
-def _partition_spec(dts: Iterable[str]) -> str:
-    return " ".join(f"PARTITION (`{PARTITION_COLUMN}`='{dt}')" for dt in sorted(set(dts)))
+def _partition_spec(dts: Iterable[str], separator: str = " ") -> str:
+    """PARTITION (dt='...') clauses: ADD takes them space-separated, DROP comma-separated."""
+    specs = (f"PARTITION (`{PARTITION_COLUMN}`='{dt}')" for dt in sorted(set(dts)))
+    return separator.join(specs)
 
 
 def register_hive_table(
@@ -59,7 +61,7 @@ def register_hive_table(
         if dts := list(dts):
             spark.sql(f"ALTER TABLE {name} ADD IF NOT EXISTS {_partition_spec(dts)}")
         if dropped := list(dropped):
-            spark.sql(f"ALTER TABLE {name} DROP IF EXISTS {_partition_spec(dropped)}")
+            spark.sql(f"ALTER TABLE {name} DROP IF EXISTS {_partition_spec(dropped, ', ')}")
     spark.catalog.refreshTable(f"{database}.{table.name}")
 
 
