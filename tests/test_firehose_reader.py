@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
@@ -32,6 +31,7 @@ NAME = "clickstream-1-2026-03-01-10-00-05-0f8fad5b-d9cb-469f-a165-70867728950e"
 ARRIVED = datetime(2026, 3, 1, 10, 0, 5, tzinfo=UTC)
 T10 = datetime(2026, 3, 1, 10, 0, 0, tzinfo=UTC)
 Row = tuple[Any, ...]
+MakeFrame = Callable[..., DataFrame]
 
 
 def event(event_id: Any, **fields: Any) -> str:
@@ -74,16 +74,19 @@ def rejected(record: str | None, source: str, reason: str, ingested_at: datetime
     return (record, source, ingested_at, None, None, None, None, None, reason)
 
 
-def frame(spark: SparkSession, rows: list[Row], schema: StructType = PARSED_SCHEMA) -> DataFrame:
-    """Expected rows as a DataFrame (built through pandas and Arrow: ~5x faster than a list)."""
-    return spark.createDataFrame(pd.DataFrame(rows, columns=schema.names), schema)
+def frame(make_frame: MakeFrame, rows: list[Row], schema: StructType = PARSED_SCHEMA) -> DataFrame:
+    """Expected rows as a DataFrame (the make_frame fixture: through pandas and Arrow, fast)."""
+    return make_frame(rows, schema, expected=True)
 
 
 # --- splitting: every layout of a Firehose object ---------------------------------------------
 
 
 def test_every_object_of_a_concatenated_object_arrives(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN three events concatenated with no delimiter (the Firehose default)
     records = [event("e1"), event("e2"), event("e3")]
@@ -94,7 +97,7 @@ def test_every_object_of_a_concatenated_object_arrives(
 
     # THEN all three arrive, each with its own raw text
     expected = [valid(r, source, f"e{i}") for i, r in enumerate(records, start=1)]
-    assert_frames_equal(actual, frame(spark, expected))
+    assert_frames_equal(actual, frame(make_frame, expected))
 
 
 def test_spark_json_reader_keeps_only_the_first_object_of_a_line(
@@ -111,18 +114,24 @@ def test_spark_json_reader_keeps_only_the_first_object_of_a_line(
 
 
 def test_newline_delimited_values_are_one_record_per_line(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN one event per line, with LF and with CRLF line ends
     source = write(tmp_path, f"{event('e1')}\n{event('e2')}\r\n{event('e3')}\n")
 
     # WHEN / THEN each line is one record, without its line end
     expected = [valid(event(f"e{i}"), source, f"e{i}") for i in (1, 2, 3)]
-    assert_frames_equal(read(spark, tmp_path), frame(spark, expected))
+    assert_frames_equal(read(spark, tmp_path), frame(make_frame, expected))
 
 
 def test_pretty_printed_values_spanning_lines_are_one_record_each(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN two pretty-printed events, one right after the other
     first = json.dumps(json.loads(event("e1")), indent=2)
@@ -131,11 +140,14 @@ def test_pretty_printed_values_spanning_lines_are_one_record_each(
 
     # WHEN / THEN each multi-line value is one record whose text spans its lines
     expected = [valid(first, source, "e1"), valid(second, source, "e2")]
-    assert_frames_equal(read(spark, tmp_path), frame(spark, expected))
+    assert_frames_equal(read(spark, tmp_path), frame(make_frame, expected))
 
 
 def test_concatenated_and_newline_delimited_mixed_in_one_object(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN values concatenated, space-separated and newline-separated in one object
     e = [event(f"e{i}") for i in range(1, 6)]
@@ -143,11 +155,14 @@ def test_concatenated_and_newline_delimited_mixed_in_one_object(
 
     # WHEN / THEN all five arrive
     expected = [valid(r, source, f"e{i}") for i, r in enumerate(e, start=1)]
-    assert_frames_equal(read(spark, tmp_path), frame(spark, expected))
+    assert_frames_equal(read(spark, tmp_path), frame(make_frame, expected))
 
 
 def test_gzip_objects_are_decompressed(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN a gzip object named .gz and one whose name does not say so (magic bytes decide)
     gz = write(tmp_path, gzip.compress((event("e1") + event("e2")).encode()), NAME + ".gz")
@@ -161,7 +176,7 @@ def test_gzip_objects_are_decompressed(
         valid(event("e2"), gz, "e2"),
         valid(event("e3"), unnamed, "e3", ingested_at=later),
     ]
-    assert_frames_equal(read(spark, tmp_path), frame(spark, expected))
+    assert_frames_equal(read(spark, tmp_path), frame(make_frame, expected))
 
 
 def test_empty_objects_hold_no_records(spark: SparkSession, tmp_path: Path) -> None:
@@ -175,18 +190,24 @@ def test_empty_objects_hold_no_records(spark: SparkSession, tmp_path: Path) -> N
 
 
 def test_blank_lines_are_not_records(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN blank and whitespace-only lines around and between events
     source = write(tmp_path, f"\n\n{event('e1')}\n   \n\t\n\n{event('e2')}\n\n")
 
     # WHEN / THEN only the events are records
     expected = [valid(event("e1"), source, "e1"), valid(event("e2"), source, "e2")]
-    assert_frames_equal(read(spark, tmp_path), frame(spark, expected))
+    assert_frames_equal(read(spark, tmp_path), frame(make_frame, expected))
 
 
 def test_an_unparseable_line_is_one_rejected_record_and_the_next_line_parses(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN newline-delimited content with a truncated event, a log line and a dated line
     truncated = event("e0")[:30]
@@ -201,11 +222,14 @@ def test_an_unparseable_line_is_one_rejected_record_and_the_next_line_parses(
         rejected("2026-03-01 10:00:00 oops", source, "not_json"),
         valid(event("e2"), source, "e2"),
     ]
-    assert_frames_equal(read(spark, tmp_path), frame(spark, expected))
+    assert_frames_equal(read(spark, tmp_path), frame(make_frame, expected))
 
 
 def test_a_failure_in_concatenated_content_rejects_the_rest_of_that_line(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN a concatenated line broken in its second value, then a good line
     broken = '{"event_id": "e2", "user_id": }'
@@ -217,11 +241,14 @@ def test_a_failure_in_concatenated_content_rejects_the_rest_of_that_line(
         rejected(broken + event("e3"), source, "not_json"),
         valid(event("e4"), source, "e4"),
     ]
-    assert_frames_equal(read(spark, tmp_path), frame(spark, expected))
+    assert_frames_equal(read(spark, tmp_path), frame(make_frame, expected))
 
 
 def test_an_undecodable_gzip_object_is_one_unreadable_record(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN a truncated gzip object
     content = gzip.compress((event("e1") * 50).encode())
@@ -229,11 +256,14 @@ def test_an_undecodable_gzip_object_is_one_unreadable_record(
 
     # WHEN / THEN the whole object is one rejected record without text
     expected = [rejected(None, source, "unreadable_object")]
-    assert_frames_equal(read(spark, tmp_path), frame(spark, expected))
+    assert_frames_equal(read(spark, tmp_path), frame(make_frame, expected))
 
 
 def test_invalid_utf8_bytes_are_replaced_and_the_record_still_parses(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN an event whose user_id holds a byte that is not UTF-8, after a byte-order mark
     content = b"\xef\xbb\xbf" + event("e1", user_id="u-X").encode().replace(b"X", b"\xff")
@@ -242,68 +272,93 @@ def test_invalid_utf8_bytes_are_replaced_and_the_record_still_parses(
     # WHEN / THEN the byte becomes U+FFFD (errors='replace') and the event is valid
     record = event("e1", user_id="u-\ufffd")
     expected = [valid(record, source, "e1", user_id="u-\ufffd")]
-    assert_frames_equal(read(spark, tmp_path), frame(spark, expected))
+    assert_frames_equal(read(spark, tmp_path), frame(make_frame, expected))
 
 
 # --- validation: one test per reason code ------------------------------------------------------
 
 
 def _assert_rejected(
-    spark: SparkSession, folder: Path, records: list[str], reason: str, assert_frames: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    folder: Path,
+    records: list[str],
+    reason: str,
+    assert_frames: AssertFrames,
 ) -> None:
     """Every record (one per line) is rejected with reason and carries no event fields."""
     source = write(folder, "\n".join(records) + "\n")
     expected = [rejected(r, source, reason) for r in records]
-    assert_frames(read(spark, folder), frame(spark, expected))
+    assert_frames(read(spark, folder), frame(make_frame, expected))
 
 
 def test_text_that_is_not_json_is_not_json(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN text that no JSON parser accepts, one per line
     # WHEN read / THEN each is one rejected record with that rule's reason
     records = ["not json", "{'event_id': 'single'}", '{"event_id": "e1" "user_id": "u1"}', "nul"]
-    _assert_rejected(spark, tmp_path, records, "not_json", assert_frames_equal)
+    _assert_rejected(spark, make_frame, tmp_path, records, "not_json", assert_frames_equal)
 
 
 def test_a_json_value_that_is_not_an_object_is_not_an_object(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN JSON values that are arrays, numbers, strings, null or booleans, one per line
     # WHEN read / THEN each is one rejected record with that rule's reason
     records = [f"[{event('e1')}]", "42", '"a string"', "null", "true", "-1.5e3"]
-    _assert_rejected(spark, tmp_path, records, "not_an_object", assert_frames_equal)
+    _assert_rejected(spark, make_frame, tmp_path, records, "not_an_object", assert_frames_equal)
 
 
 def test_missing_null_empty_or_non_string_event_id_is_missing_event_id(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN event_id missing, null, empty, a number (must be a string) or a list, one per line
     # WHEN read / THEN each is one rejected record with that rule's reason
     records = [event(...), event(None), event(""), event(123), event(["e1"])]
-    _assert_rejected(spark, tmp_path, records, "missing_event_id", assert_frames_equal)
+    _assert_rejected(spark, make_frame, tmp_path, records, "missing_event_id", assert_frames_equal)
 
 
 def test_missing_null_empty_or_non_string_user_id_is_missing_user_id(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN user_id missing, null, empty, a number or an object, one per line
     # WHEN read / THEN each is one rejected record with that rule's reason
     records = [event("e1", user_id=v) for v in (..., None, "", 7, {"id": "u1"})]
-    _assert_rejected(spark, tmp_path, records, "missing_user_id", assert_frames_equal)
+    _assert_rejected(spark, make_frame, tmp_path, records, "missing_user_id", assert_frames_equal)
 
 
 def test_missing_null_empty_or_non_string_event_type_is_missing_event_type(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN event_type missing, null, empty or a boolean, one per line
     # WHEN read / THEN each is one rejected record with that rule's reason
     records = [event("e1", event_type=v) for v in (..., None, "", False)]
-    _assert_rejected(spark, tmp_path, records, "missing_event_type", assert_frames_equal)
+    _assert_rejected(
+        spark, make_frame, tmp_path, records, "missing_event_type", assert_frames_equal
+    )
 
 
 def test_an_event_time_that_is_not_a_valid_instant_is_invalid_event_time(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN event_time values that are not a valid instant (no lenient roll-over), one per line
     # WHEN read / THEN each is one rejected record with that rule's reason
@@ -330,20 +385,28 @@ def test_an_event_time_that_is_not_a_valid_instant_is_invalid_event_time(
         {"ms": 1772359200000},
     )
     records = [event("e1", event_time=t) for t in times]
-    _assert_rejected(spark, tmp_path, records, "invalid_event_time", assert_frames_equal)
+    _assert_rejected(
+        spark, make_frame, tmp_path, records, "invalid_event_time", assert_frames_equal
+    )
 
 
 def test_a_title_id_that_is_present_and_not_a_string_is_invalid_title_id(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN title_id present, not null and not a string, one per line
     # WHEN read / THEN each is one rejected record with that rule's reason
     records = [event("e1", title_id=v) for v in (42, ["t1"], {"id": "t1"}, True)]
-    _assert_rejected(spark, tmp_path, records, "invalid_title_id", assert_frames_equal)
+    _assert_rejected(spark, make_frame, tmp_path, records, "invalid_title_id", assert_frames_equal)
 
 
 def test_the_first_failing_rule_wins(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN records breaking several rules at once
     everything = event("", user_id="", event_type="", event_time="bad", title_id=1)
@@ -360,7 +423,7 @@ def test_the_first_failing_rule_wins(
         (no_type, "missing_event_type", source, ARRIVED),
         (bad_time, "invalid_event_time", source, ARRIVED),
     ]
-    assert_frames_equal(bad, frame(spark, expected, bad.schema))
+    assert_frames_equal(bad, frame(make_frame, expected, bad.schema))
     assert REASONS.index("missing_event_id") < REASONS.index("invalid_title_id")
 
 
@@ -368,7 +431,10 @@ def test_the_first_failing_rule_wins(
 
 
 def test_each_accepted_event_time_form_is_stored_as_the_utc_instant(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN the same instant, 2026-03-01T00:30:00.5Z, in every accepted form
     forms = {
@@ -390,11 +456,14 @@ def test_each_accepted_event_time_form_is_stored_as_the_utc_instant(
     expected.append(
         valid(records[-1], source, "seconds_only", event_time=instant.replace(microsecond=0))
     )
-    assert_frames_equal(read(spark, tmp_path), frame(spark, expected))
+    assert_frames_equal(read(spark, tmp_path), frame(make_frame, expected))
 
 
 def test_unknown_fields_are_ignored_and_title_id_may_be_missing_or_null(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN events with extra fields (nested, Korean, numbers) and with or without title_id
     with_extras = event("e1", title_id="t1", query="오징어 게임", context={"row": 3}, n=1.5)
@@ -407,11 +476,14 @@ def test_unknown_fields_are_ignored_and_title_id_may_be_missing_or_null(
         valid(null_title, source, "e2"),
         valid(event("e3"), source, "e3"),
     ]
-    assert_frames_equal(read(spark, tmp_path), frame(spark, expected))
+    assert_frames_equal(read(spark, tmp_path), frame(make_frame, expected))
 
 
 def test_ingested_at_comes_from_the_name_else_from_the_modification_time(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN a Firehose-named object and an object named without a timestamp, both with an mtime
     named = write(tmp_path, event("e1"))
@@ -426,11 +498,14 @@ def test_ingested_at_comes_from_the_name_else_from_the_modification_time(
         valid(event("e1"), named, "e1"),
         valid(event("e2"), unnamed, "e2", ingested_at=from_mtime),
     ]
-    assert_frames_equal(read(spark, tmp_path), frame(spark, expected))
+    assert_frames_equal(read(spark, tmp_path), frame(make_frame, expected))
 
 
 def test_split_valid_separates_events_from_rejected_records(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN a valid event and a rejected line
     source = write(tmp_path, f"{event('e1', title_id='t1')}\noops\n")
@@ -439,15 +514,20 @@ def test_split_valid_separates_events_from_rejected_records(
     good, bad = split_valid(read(spark, tmp_path))
 
     # THEN events keep their fields plus arrival and origin; rejections keep text and reason
-    expected_good = frame(spark, [("e1", "u1", "view", T10, "t1", ARRIVED, source)], good.schema)
+    expected_good = frame(
+        make_frame, [("e1", "u1", "view", T10, "t1", ARRIVED, source)], good.schema
+    )
     assert good.columns == list(VALID_COLUMNS)
     assert_frames_equal(good, expected_good)
     assert bad.columns == ["record", "reason", "source_file", "ingested_at"]
-    assert_frames_equal(bad, frame(spark, [("oops", "not_json", source, ARRIVED)], bad.schema))
+    assert_frames_equal(bad, frame(make_frame, [("oops", "not_json", source, ARRIVED)], bad.schema))
 
 
 def test_object_names_with_glob_characters_are_read_literally(
-    spark: SparkSession, tmp_path: Path, assert_frames_equal: AssertFrames
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
 ) -> None:
     # GIVEN an object named x[1] and an object x1, which the glob x[1] would match
     literal = write(tmp_path, event("e1"), "x[1]")
@@ -460,7 +540,7 @@ def test_object_names_with_glob_characters_are_read_literally(
     # THEN exactly its record arrives (mtime fallback, as the name has no timestamp)
     arrived = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=objects[0].modified_ms)
     expected = [valid(event("e1"), literal, "e1", ingested_at=arrived)]
-    assert_frames_equal(actual, frame(spark, expected))
+    assert_frames_equal(actual, frame(make_frame, expected))
 
 
 def test_reading_no_objects_gives_an_empty_frame_with_the_schema(spark: SparkSession) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pyspark.sql import Observation, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from clickstream.observe import ObservationMissing, observed
@@ -14,13 +15,11 @@ from clickstream.writer import dts_metric, observed_dts, write_table
 
 
 def test_metrics_of_a_write_whose_input_is_empty_arrive(
-    spark: SparkSession, tmp_path: Path
+    make_frame: Callable[..., DataFrame], tmp_path: Path
 ) -> None:
     # GIVEN an observed frame that filters every row away (Spark can prove nothing is left)
     obs = Observation("empty_write")
-    rows = spark.createDataFrame(
-        [(1, 2, "2026-03-01")], "active_users long, events long, dt string"
-    )
+    rows = make_frame([(1, 2, "2026-03-01")], "active_users long, events long, dt string")
     empty = rows.where("active_users < 0").observe(
         obs, F.count(F.lit(1)).alias("rows"), dts_metric()
     )
@@ -34,4 +33,4 @@ def test_an_observation_whose_action_never_ran_fails_clearly(spark: SparkSession
     obs = Observation("never_ran")
     spark.range(3).observe(obs, F.count(F.lit(1)).alias("rows"))
     with pytest.raises(ObservationMissing, match="never_ran"):
-        observed(obs, timeout_s=0.5)
+        observed(obs, timeout_s=0.1)

@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,6 +66,41 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_botocore_data() -> Iterator[None]:
+    """Parse botocore's static data files once per run instead of once per boto3.Session.
+
+    The tooling makes a new boto3.Session for every client, and each new session lists the data
+    folders and re-parses the same service-model JSON (about 0.1 s per client). Sessions, clients
+    and requests stay real (over HTTP to moto); only the parsed files are shared, as they already
+    are between the clients of one session.
+    """
+    from botocore.loaders import Loader
+
+    cache: dict[tuple[Any, ...], Any] = {}
+    patch = pytest.MonkeyPatch()
+    for name in (
+        "list_available_services",
+        "determine_latest_version",
+        "list_api_versions",
+        "load_service_model",
+        "load_data_with_path",
+    ):
+        original = getattr(Loader, name)
+
+        def shared(
+            self: Loader, *args: Any, _name: str = name, _load: Any = original, **kw: Any
+        ) -> Any:
+            key = (_name, tuple(self.search_paths), args, tuple(sorted(kw.items())))
+            if key not in cache:
+                cache[key] = _load(self, *args, **kw)
+            return cache[key]
+
+        patch.setattr(Loader, name, shared)
+    yield
+    patch.undo()
 
 
 @pytest.fixture(autouse=True)

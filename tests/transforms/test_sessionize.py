@@ -7,13 +7,14 @@ from collections.abc import Callable
 from datetime import datetime
 
 import pytest
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 
 from clickstream.transforms import sessionize
 
 EVENTS = "event_id string, user_id string, event_type string, event_time timestamp, title_id string"
 SESSIONIZED = f"{EVENTS}, session_id string"
 Check = Callable[..., None]
+MakeFrame = Callable[..., DataFrame]
 
 
 def ts(text: str) -> datetime:
@@ -26,100 +27,100 @@ def sid(user_id: str, first_event_id: str) -> str:
     return hashlib.sha256(f"{user_id}\x1f{first_event_id}".encode()).hexdigest()[:32]
 
 
-def events(spark: SparkSession, rows: list[tuple[str, str, str]]) -> DataFrame:
+def events(make_frame: MakeFrame, rows: list[tuple[str, str, str]]) -> DataFrame:
     """Events from (event_id, user_id, UTC time) triples."""
-    return spark.createDataFrame([(e, u, "view", ts(t), "t1") for e, u, t in rows], EVENTS)
+    return make_frame([(e, u, "view", ts(t), "t1") for e, u, t in rows], EVENTS)
 
 
-def sessions(spark: SparkSession, rows: list[tuple[str, str, str, str]]) -> DataFrame:
+def sessions(make_frame: MakeFrame, rows: list[tuple[str, str, str, str]]) -> DataFrame:
     """Expected output from (event_id, user_id, UTC time, first event_id of its session)."""
     data = [(e, u, "view", ts(t), "t1", sid(u, first)) for e, u, t, first in rows]
-    return spark.createDataFrame(data, SESSIONIZED)
+    return make_frame(data, SESSIONIZED, expected=True)
 
 
 def test_gap_of_exactly_the_timeout_stays_in_the_same_session(
-    spark: SparkSession, assert_frames_equal: Check
+    make_frame: MakeFrame, assert_frames_equal: Check
 ):
     # GIVEN two events of one user exactly 30:00.000 apart
     given = [("e1", "u1", "2026-03-01T10:00:00.000"), ("e2", "u1", "2026-03-01T10:30:00.000")]
     # WHEN sessionized with the default 30-minute timeout
-    actual = sessionize(events(spark, given))
+    actual = sessionize(events(make_frame, given))
     # THEN both belong to the session started by e1
-    assert_frames_equal(actual, sessions(spark, [(*row, "e1") for row in given]))
+    assert_frames_equal(actual, sessions(make_frame, [(*row, "e1") for row in given]))
 
 
 def test_gap_one_millisecond_over_the_timeout_starts_a_new_session(
-    spark: SparkSession, assert_frames_equal: Check
+    make_frame: MakeFrame, assert_frames_equal: Check
 ):
     # GIVEN two events of one user 30:00.001 apart
     given = [("e1", "u1", "2026-03-01T10:00:00.000"), ("e2", "u1", "2026-03-01T10:30:00.001")]
     # WHEN sessionized
-    actual = sessionize(events(spark, given))
+    actual = sessionize(events(make_frame, given))
     # THEN e2 starts its own session
-    assert_frames_equal(actual, sessions(spark, [(*given[0], "e1"), (*given[1], "e2")]))
+    assert_frames_equal(actual, sessions(make_frame, [(*given[0], "e1"), (*given[1], "e2")]))
 
 
 def test_gap_one_microsecond_over_the_timeout_starts_a_new_session(
-    spark: SparkSession, assert_frames_equal: Check
+    make_frame: MakeFrame, assert_frames_equal: Check
 ):
     # GIVEN two events 30:00.000001 apart (gaps are compared in microseconds, not seconds)
     given = [("e1", "u1", "2026-03-01T10:00:00"), ("e2", "u1", "2026-03-01T10:30:00.000001")]
     # WHEN sessionized
-    actual = sessionize(events(spark, given))
+    actual = sessionize(events(make_frame, given))
     # THEN e2 starts its own session
-    assert_frames_equal(actual, sessions(spark, [(*given[0], "e1"), (*given[1], "e2")]))
+    assert_frames_equal(actual, sessions(make_frame, [(*given[0], "e1"), (*given[1], "e2")]))
 
 
 def test_gap_is_measured_from_the_previous_event_not_the_session_start(
-    spark: SparkSession, assert_frames_equal: Check
+    make_frame: MakeFrame, assert_frames_equal: Check
 ):
     # GIVEN three events 20 minutes apart (40 minutes first to last)
     given = [("e1", "u1", "2026-03-01T10:00"), ("e2", "u1", "2026-03-01T10:20")]
     given.append(("e3", "u1", "2026-03-01T10:40"))
     # WHEN sessionized
-    actual = sessionize(events(spark, given))
+    actual = sessionize(events(make_frame, given))
     # THEN they form one session
-    assert_frames_equal(actual, sessions(spark, [(*row, "e1") for row in given]))
+    assert_frames_equal(actual, sessions(make_frame, [(*row, "e1") for row in given]))
 
 
 def test_events_in_the_same_millisecond_share_a_session_ordered_by_event_id(
-    spark: SparkSession, assert_frames_equal: Check
+    make_frame: MakeFrame, assert_frames_equal: Check
 ):
     # GIVEN three events of one user in the same millisecond, listed out of event_id order
     at = "2026-03-01T10:00:00.123"
     given = [("e3", "u1", at), ("e1", "u1", at), ("e2", "u1", at)]
-    expected = sessions(spark, [(*row, "e1") for row in given])
+    expected = sessions(make_frame, [(*row, "e1") for row in given])
     # WHEN sessionized in two orders and partitionings
-    as_given = sessionize(events(spark, given))
-    reshuffled = sessionize(events(spark, given[::-1]).repartition(3))
+    as_given = sessionize(events(make_frame, given))
+    reshuffled = sessionize(events(make_frame, given[::-1]).repartition(3))
     # THEN one session, started by the smallest event_id, either way
     assert_frames_equal(as_given, expected)
     assert_frames_equal(reshuffled, expected)
 
 
 def test_session_crossing_midnight_utc_is_one_session(
-    spark: SparkSession, assert_frames_equal: Check
+    make_frame: MakeFrame, assert_frames_equal: Check
 ):
     # GIVEN events at 23:50Z and 00:10Z the next day
     given = [("e1", "u1", "2026-03-01T23:50"), ("e2", "u1", "2026-03-02T00:10")]
     # WHEN sessionized
-    actual = sessionize(events(spark, given))
+    actual = sessionize(events(make_frame, given))
     # THEN they form one session
-    assert_frames_equal(actual, sessions(spark, [(*row, "e1") for row in given]))
+    assert_frames_equal(actual, sessions(make_frame, [(*row, "e1") for row in given]))
 
 
 def test_session_crossing_midnight_in_seoul_is_one_session(
-    spark: SparkSession, assert_frames_equal: Check
+    make_frame: MakeFrame, assert_frames_equal: Check
 ):
     # GIVEN events at 14:50Z and 15:10Z (23:50 and 00:10 in Asia/Seoul)
     given = [("e1", "u1", "2026-03-01T14:50"), ("e2", "u1", "2026-03-01T15:10")]
     # WHEN sessionized
-    actual = sessionize(events(spark, given))
+    actual = sessionize(events(make_frame, given))
     # THEN they form one session
-    assert_frames_equal(actual, sessions(spark, [(*row, "e1") for row in given]))
+    assert_frames_equal(actual, sessions(make_frame, [(*row, "e1") for row in given]))
 
 
-def test_interleaved_users_get_separate_sessions(spark: SparkSession, assert_frames_equal: Check):
+def test_interleaved_users_get_separate_sessions(make_frame: MakeFrame, assert_frames_equal: Check):
     # GIVEN two users whose events alternate every 10 minutes
     given = [
         ("a1", "u1", "2026-03-01T10:00"),
@@ -128,23 +129,23 @@ def test_interleaved_users_get_separate_sessions(spark: SparkSession, assert_fra
         ("b2", "u2", "2026-03-01T10:30"),
     ]
     # WHEN sessionized
-    actual = sessionize(events(spark, given))
+    actual = sessionize(events(make_frame, given))
     # THEN each user has one session of their own
     firsts = {"u1": "a1", "u2": "b1"}
-    assert_frames_equal(actual, sessions(spark, [(e, u, t, firsts[u]) for e, u, t in given]))
+    assert_frames_equal(actual, sessions(make_frame, [(e, u, t, firsts[u]) for e, u, t in given]))
 
 
-def test_single_event_is_a_session_of_its_own(spark: SparkSession, assert_frames_equal: Check):
+def test_single_event_is_a_session_of_its_own(make_frame: MakeFrame, assert_frames_equal: Check):
     # GIVEN one event
     given = [("e1", "u1", "2026-03-01T10:00")]
     # WHEN sessionized
-    actual = sessionize(events(spark, given))
+    actual = sessionize(events(make_frame, given))
     # THEN it starts its own session
-    assert_frames_equal(actual, sessions(spark, [(*given[0], "e1")]))
+    assert_frames_equal(actual, sessions(make_frame, [(*given[0], "e1")]))
 
 
 def test_other_order_and_partitioning_give_the_same_session_ids(
-    spark: SparkSession, assert_frames_equal: Check
+    make_frame: MakeFrame, assert_frames_equal: Check
 ):
     # GIVEN two users with two sessions each
     given = [
@@ -156,16 +157,18 @@ def test_other_order_and_partitioning_give_the_same_session_ids(
         ("f3", "u2", "2026-03-01T10:05"),
     ]
     firsts = ["e1", "e1", "e3", "f1", "f2", "f2"]
-    expected = sessions(spark, [(*row, first) for row, first in zip(given, firsts, strict=True)])
+    expected = sessions(
+        make_frame, [(*row, first) for row, first in zip(given, firsts, strict=True)]
+    )
     # WHEN sessionized as given, and reversed across several partitions
-    as_given = sessionize(events(spark, given).coalesce(1))
-    reshuffled = sessionize(events(spark, given[::-1]).repartition(4))
+    as_given = sessionize(events(make_frame, given).coalesce(1))
+    reshuffled = sessionize(events(make_frame, given[::-1]).repartition(4))
     # THEN the session ids are the same
     assert_frames_equal(as_given, expected)
     assert_frames_equal(reshuffled, expected)
 
 
-def test_custom_timeout_of_five_minutes(spark: SparkSession, assert_frames_equal: Check):
+def test_custom_timeout_of_five_minutes(make_frame: MakeFrame, assert_frames_equal: Check):
     # GIVEN gaps of exactly 5:00.000, then 5:00.001
     given = [
         ("e1", "u1", "2026-03-01T10:00:00.000"),
@@ -173,35 +176,37 @@ def test_custom_timeout_of_five_minutes(spark: SparkSession, assert_frames_equal
         ("e3", "u1", "2026-03-01T10:10:00.001"),
     ]
     # WHEN sessionized with a 5-minute timeout
-    actual = sessionize(events(spark, given), timeout_minutes=5)
+    actual = sessionize(events(make_frame, given), timeout_minutes=5)
     # THEN the first gap stays in the session, the second starts a new one
     firsts = ["e1", "e1", "e3"]
-    expected = sessions(spark, [(*row, first) for row, first in zip(given, firsts, strict=True)])
+    expected = sessions(
+        make_frame, [(*row, first) for row, first in zip(given, firsts, strict=True)]
+    )
     assert_frames_equal(actual, expected)
 
 
-def test_session_id_is_sha256_of_user_and_first_event_id(spark: SparkSession):
+def test_session_id_is_sha256_of_user_and_first_event_id(make_frame: MakeFrame):
     # GIVEN a session of user u1 whose first event is e1
     given = [("e1", "u1", "2026-03-01T10:00"), ("e2", "u1", "2026-03-01T10:01")]
     # WHEN sessionized
-    ids = {row.session_id for row in sessionize(events(spark, given)).collect()}
+    ids = {row.session_id for row in sessionize(events(make_frame, given)).collect()}
     # THEN its id is the first 32 hex digits of sha256("u1" U+001F "e1")
     digest = hashlib.sha256(b"u1\x1fe1").hexdigest()
     assert ids == {digest[:32]}
 
 
-def test_other_columns_pass_through_untouched(spark: SparkSession, assert_frames_equal: Check):
+def test_other_columns_pass_through_untouched(make_frame: MakeFrame, assert_frames_equal: Check):
     # GIVEN events with ingested_at, source_file and record columns
     schema = f"{EVENTS}, ingested_at timestamp, source_file string, record string"
     row = ("e1", "u1", "view", ts("2026-03-01T10:00"), None, ts("2026-03-01T10:05"), "f", "{}")
     # WHEN sessionized
-    actual = sessionize(spark.createDataFrame([row], schema))
+    actual = sessionize(make_frame([row], schema))
     # THEN they come back unchanged, session_id appended last
-    expected = spark.createDataFrame([(*row, sid("u1", "e1"))], f"{schema}, session_id string")
+    expected = make_frame([(*row, sid("u1", "e1"))], f"{schema}, session_id string", expected=True)
     assert_frames_equal(actual, expected)
 
 
-def test_non_positive_timeout_is_rejected(spark: SparkSession):
+def test_non_positive_timeout_is_rejected(make_frame: MakeFrame):
     # GIVEN events, WHEN a zero timeout is asked for, THEN a ValueError names the option
     with pytest.raises(ValueError, match="timeout_minutes"):
-        sessionize(events(spark, []), timeout_minutes=0)
+        sessionize(events(make_frame, []), timeout_minutes=0)
