@@ -30,7 +30,7 @@ from pyspark.sql.types import (
     _parse_datatype_string,
 )
 
-from clickstream.spark import LOCAL_CONF, local_session, metastore_conf
+from clickstream.spark import LOCAL_CONF, SHORT_RUN_JAVA_OPTIONS, local_session, metastore_conf
 
 MakeFrame = Callable[..., DataFrame]
 _LOCAL_RELATION_THRESHOLD = "spark.sql.execution.arrow.localRelationThreshold"
@@ -55,7 +55,8 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     catalog = str(tmp_path_factory.mktemp("catalog"))
     conf = metastore_conf(catalog)
     conf["spark.driver.extraJavaOptions"] = (
-        f"{LOCAL_CONF['spark.driver.extraJavaOptions']} -Dderby.system.home={catalog}"
+        f"{LOCAL_CONF['spark.driver.extraJavaOptions']} {SHORT_RUN_JAVA_OPTIONS} "
+        f"-Dderby.system.home={catalog}"
     )
     session = local_session("clickstream-tests", conf)
     session.sparkContext.setLogLevel("ERROR")
