@@ -9,7 +9,7 @@ from clickstream import fs
 from clickstream.observe import observed
 from clickstream.pipeline.context import JobContext, JobOutcome
 from clickstream.pipeline.derived import Scope, scope_for
-from clickstream.pipeline.ranges import within
+from clickstream.pipeline.ranges import inside, outside
 from clickstream.tables import PARTITION_COLUMN, SESSIONS
 from clickstream.transforms import summarize_sessions
 from clickstream.writer import dts_metric, observed_dts, read_table, write_table
@@ -52,17 +52,14 @@ def _inside(events: DataFrame, scope: Scope) -> DataFrame:
     """Events on a full date or inside a range of their user: whole sessions, every one changed."""
     assert scope.ranges is not None
     on_full = F.col(PARTITION_COLUMN).isin(scope.full_dts)
-    ranged = events.where(~on_full).join(
-        F.broadcast(scope.ranges), within(events, scope.ranges), "left_semi"
-    )
-    return events.where(on_full).unionByName(ranged)
+    return events.where(on_full).unionByName(inside(events.where(~on_full), scope.ranges))
 
 
 def _outside(sessions: DataFrame, scope: Scope, time: str) -> DataFrame:
     """Stored sessions that start neither on a full date nor inside a range of their user."""
     assert scope.ranges is not None
     rest = sessions.where(~F.col(PARTITION_COLUMN).isin(scope.full_dts))
-    return rest.join(F.broadcast(scope.ranges), within(rest, scope.ranges, time=time), "left_anti")
+    return outside(rest, scope.ranges, time=time)
 
 
 def _stale_partitions(ctx: JobContext, dts: list[str] | None, written: set[str]) -> list[str]:

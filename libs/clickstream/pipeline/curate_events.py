@@ -28,7 +28,13 @@ from clickstream.firehose_reader import read_firehose, split_valid
 from clickstream.observe import observed
 from clickstream.pipeline import changes
 from clickstream.pipeline.context import JobContext, JobOutcome
-from clickstream.pipeline.ranges import lookback_seconds, range_dates, touched_ranges, within
+from clickstream.pipeline.ranges import (
+    inside,
+    lookback_seconds,
+    outside,
+    range_dates,
+    touched_ranges,
+)
 from clickstream.raw_objects import RawObject, ingested_at_of, list_raw_objects
 from clickstream.tables import EVENTS, PARTITION_COLUMN, QUARANTINE, TITLES, Table
 from clickstream.transforms import dedup_events, enrich_events, local_date, sessionize
@@ -258,23 +264,21 @@ def _curate(
     if ranges is not None:
         events_before = read_table(spark, settings.lake, EVENTS, dts)
         before = events_before.count()  # Parquet footers only: no data is read
-        untouched = _outside(events_before, ranges)
+        untouched = outside(events_before, ranges)
         # Stored events (curated and repeat-suppressed) inside the ranges, and within one lookback
         # of them as context for dedup and repeat suppression.
         context = _universe(ctx, plan.read)
-        context = context.join(
-            F.broadcast(ranges), within(context, ranges, lookback_seconds(settings)), "left_semi"
-        )
+        context = inside(context, ranges, margin_s=lookback_seconds(settings))
         new = context.select(*BASE_COLUMNS, PARTITION_COLUMN).unionByName(new)
     deduped = dedup_events(new)
     kept = deduped
     if window:
         deduped = deduped.persist()
         kept = dedup_events(deduped, repeat_window_seconds=window).persist()
-    inside = kept if ranges is None else _inside(kept, ranges)
+    recomputed = kept if ranges is None else inside(kept, ranges)
     kept_obs, out_obs, written_obs = Observation("kept"), Observation("out"), Observation("written")
     titles = read_table(spark, settings.lake, TITLES)
-    enriched = enrich_events(inside.observe(kept_obs, F.count(F.lit(1)).alias("rows")), titles)
+    enriched = enrich_events(recomputed.observe(kept_obs, F.count(F.lit(1)).alias("rows")), titles)
     curated = sessionize(enriched, timeout_minutes=settings.session_timeout_minutes)
     curated = curated.observe(out_obs, F.count(F.lit(1)).alias("rows"))
     output = curated.select(*table_schema(EVENTS).names)
@@ -292,8 +296,8 @@ def _curate(
         suppressed = deduped.join(kept, "event_id", "left_anti")
         stored = None
         if ranges is not None:
-            suppressed = _inside(suppressed, ranges)
-            stored = _outside(read_table(spark, settings.lake, SUPPRESSED, dts), ranges)
+            suppressed = inside(suppressed, ranges)
+            stored = outside(read_table(spark, settings.lake, SUPPRESSED, dts), ranges)
         _write_suppressed(ctx, suppressed, stored, dts)
     if window:
         kept.unpersist()
@@ -304,16 +308,6 @@ def _curate(
         "written": written,
         "dropped": dropped,
     }
-
-
-def _inside(events: DataFrame, ranges: DataFrame) -> DataFrame:
-    """Events inside a range of their user."""
-    return events.join(F.broadcast(ranges), within(events, ranges), "left_semi")
-
-
-def _outside(events: DataFrame, ranges: DataFrame) -> DataFrame:
-    """Events outside every range of their user: they and their session_id stay as stored."""
-    return events.join(F.broadcast(ranges), within(events, ranges), "left_anti")
 
 
 def _write_suppressed(
