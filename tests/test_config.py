@@ -47,6 +47,7 @@ def test_dev_lake_root_refers_to_lake_uri() -> None:
         (["timezone=Mars/Base"], "timezone='Mars/Base': not an IANA time zone"),
         (["bookmark_option=on"], "bookmark_option='on': use one of job-bookmark-enable"),
         (["timezone"], "expected KEY=VALUE"),
+        (["rebalance_events=sometimes"], "rebalance_events='sometimes': expected true or false"),
     ],
 )
 def test_bad_settings_fail_fast_naming_the_key(overrides: list[str], message: str) -> None:

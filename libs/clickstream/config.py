@@ -146,6 +146,10 @@ def _validate(values: dict[str, Any]) -> None:
         raise ConfigError(
             f"bookmark_option={values['bookmark_option']!r}: use one of {', '.join(BOOKMARK_OPTIONS)}"
         )
+    if not isinstance(values["rebalance_events"], bool):
+        raise ConfigError(
+            f"rebalance_events={values['rebalance_events']!r}: expected true or false"
+        )
     if values["catalog"] not in CATALOGS:
         raise ConfigError(f"catalog={values['catalog']!r}: use one of {', '.join(CATALOGS)}")
     if not values["lake_root"]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from clickstream.config import Settings
+from clickstream.jvm_archive import with_archive
 
 # Settings the output contract depends on; applied to new and existing sessions alike.
 SQL_CONF = {
@@ -64,7 +65,10 @@ def local_session(app_name: str, conf: dict[str, str], master: str = "local[2]")
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder.master(master).appName(app_name)
-    for key, value in {**LOCAL_CONF, **SQL_CONF, **conf}.items():
+    settings = {**LOCAL_CONF, **SQL_CONF, **conf}
+    java_options = settings.get("spark.driver.extraJavaOptions", "")
+    settings["spark.driver.extraJavaOptions"] = with_archive(java_options)
+    for key, value in settings.items():
         builder = builder.config(key, value)
     if conf.get("spark.sql.catalogImplementation") == "hive":
         builder = builder.enableHiveSupport()

@@ -31,24 +31,33 @@ def conform(df: DataFrame, table: Table) -> DataFrame:
     )
 
 
-def write_table(df: DataFrame, lake: str, table: Table, *, target_file_mb: int = 128) -> None:
+def write_table(
+    df: DataFrame, lake: str, table: Table, *, target_file_mb: int = 128, rebalance: bool = True
+) -> None:
     """Overwrite the dt partitions present in df (all of an unpartitioned table) as snappy Parquet.
 
     One file per small partition, files of about target_file_mb at scale: the rebalance hint lets
     AQE coalesce small partitions and split skewed ones, and each dt goes to its own tasks.
+    rebalance=False writes df's partitions as they are (one file per task and dt), no shuffle.
     """
     spark = df.sparkSession
-    spark.conf.set(
-        "spark.sql.adaptive.advisoryPartitionSizeInBytes",
-        str(target_file_mb * SHUFFLE_BYTES_PER_PARQUET_BYTE * 1024 * 1024),
-    )
     out = conform(df, table)
     path = f"{lake}/{table.location}"
-    if table.partitioned:
-        rebalanced = spark.sql(f"SELECT /*+ REBALANCE({PARTITION_COLUMN}) */ * FROM {{df}}", df=out)
-        (rebalanced.write.mode("overwrite").partitionBy(PARTITION_COLUMN).parquet(path))
-    else:
+    if not table.partitioned:
         out.coalesce(1).write.mode("overwrite").parquet(path)
+        return
+    if not rebalance:
+        out.write.mode("overwrite").partitionBy(PARTITION_COLUMN).parquet(path)
+        return
+    # The file-size target applies to this write only; other shuffles keep the session's sizing.
+    advisory = "spark.sql.adaptive.advisoryPartitionSizeInBytes"
+    previous = spark.conf.get(advisory)
+    spark.conf.set(advisory, str(target_file_mb * SHUFFLE_BYTES_PER_PARQUET_BYTE * 1024 * 1024))
+    try:
+        rebalanced = spark.sql(f"SELECT /*+ REBALANCE({PARTITION_COLUMN}) */ * FROM {{df}}", df=out)
+        rebalanced.write.mode("overwrite").partitionBy(PARTITION_COLUMN).parquet(path)
+    finally:
+        spark.conf.set(advisory, previous)
 
 
 def read_table(

@@ -285,7 +285,13 @@ def _curate(
     if untouched is not None:
         output = untouched.unionByName(output)
     output = output.observe(written_obs, F.count(F.lit(1)).alias("rows"), dts_metric())
-    write_table(output, settings.lake, EVENTS, target_file_mb=settings.target_file_mb)
+    write_table(
+        output,
+        settings.lake,
+        EVENTS,
+        target_file_mb=settings.target_file_mb,
+        rebalance=settings.rebalance_events,
+    )
     if observed(kept_obs)["rows"] != observed(out_obs)["rows"]:
         raise AssertionError(
             f"enrich/sessionize changed the row count: {observed(kept_obs)} -> {observed(out_obs)}"

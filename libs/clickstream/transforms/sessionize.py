@@ -23,14 +23,14 @@ def sessionize(events: DataFrame, *, timeout_minutes: float = 30) -> DataFrame:
     so_far = by_user.rowsBetween(Window.unboundedPreceding, Window.currentRow)
     micros = F.unix_micros("event_time")
     gap = F.col("_gap")
+    # Hash only the session starters (one row in tens); the forward fill copies their ids.
+    starter_id = F.substring(
+        F.sha2(F.concat_ws(SESSION_ID_SEPARATOR, "user_id", "event_id"), 256), 1, 32
+    )
     return (
         events.withColumn("_gap", micros - F.lag(micros).over(by_user))
-        .withColumn("_starter", F.when(gap.isNull() | (gap > timeout_micros), F.col("event_id")))
-        # The session's first event = the latest session starter so far (a forward fill).
-        .withColumn("_first", F.last("_starter", ignorenulls=True).over(so_far))
-        .withColumn(
-            "session_id",
-            F.substring(F.sha2(F.concat_ws(SESSION_ID_SEPARATOR, "user_id", "_first"), 256), 1, 32),
-        )
-        .drop("_gap", "_starter", "_first")
+        .withColumn("_starter", F.when(gap.isNull() | (gap > timeout_micros), starter_id))
+        # A session's id = the id of the latest session starter so far (a forward fill).
+        .withColumn("session_id", F.last("_starter", ignorenulls=True).over(so_far))
+        .drop("_gap", "_starter")
     )
