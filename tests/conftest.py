@@ -30,7 +30,13 @@ from pyspark.sql.types import (
     _parse_datatype_string,
 )
 
-from clickstream.spark import LOCAL_CONF, SHORT_RUN_JAVA_OPTIONS, local_session, metastore_conf
+from clickstream.spark import (
+    LOCAL_CONF,
+    SHORT_RUN_JAVA_OPTIONS,
+    SHORT_RUN_SQL_CONF,
+    local_session,
+    metastore_conf,
+)
 
 MakeFrame = Callable[..., DataFrame]
 _LOCAL_RELATION_THRESHOLD = "spark.sql.execution.arrow.localRelationThreshold"
@@ -53,7 +59,7 @@ _ARROW_SAFE = (
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     """One local[2] session with an embedded Derby metastore (one JVM per metastore dir)."""
     catalog = str(tmp_path_factory.mktemp("catalog"))
-    conf = metastore_conf(catalog)
+    conf = {**metastore_conf(catalog), **SHORT_RUN_SQL_CONF}
     conf["spark.driver.extraJavaOptions"] = (
         f"{LOCAL_CONF['spark.driver.extraJavaOptions']} {SHORT_RUN_JAVA_OPTIONS} "
         f"-Dderby.system.home={catalog}"

@@ -17,7 +17,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config import Settings, load_settings
 from clickstream.pipeline.runner import run_pipeline
-from clickstream.spark import LOCAL_CONF, SHORT_RUN_JAVA_OPTIONS
+from clickstream.spark import LOCAL_CONF, SHORT_RUN_JAVA_OPTIONS, SHORT_RUN_SQL_CONF
 from clickstream.tables import DAILY_ACTIVE_USERS, EVENTS, QUARANTINE, SESSIONS, TITLES, Table
 from clickstream.writer import read_table, table_schema
 from tests.pipeline import lake_fixture as lf
@@ -223,13 +223,15 @@ def test_cli_run_then_catalog_query_in_a_new_session(tmp_path: Path) -> None:
     lf.build_lake(tmp_path)
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
     java_options = f"{LOCAL_CONF['spark.driver.extraJavaOptions']} {SHORT_RUN_JAVA_OPTIONS}"
+    short_run = [f"spark_conf.{key}={value}" for key, value in SHORT_RUN_SQL_CONF.items()]
     script = f"""
 from pyspark.sql import SparkSession
 from clickstream import cli
 from clickstream.config import load_settings
 from clickstream.spark import get_spark
-assert cli.main(["run", "--env", "local", "--set", "lake_root={tmp_path}",
-                 "--set", "spark_conf.spark.driver.extraJavaOptions={java_options}"]) == 0
+settings = ["lake_root={tmp_path}", "spark_conf.spark.driver.extraJavaOptions={java_options}",
+            *{short_run!r}]
+assert cli.main(["run", "--env", "local", *[a for s in settings for a in ("--set", s)]]) == 0
 SparkSession.getActiveSession().stop()
 # a new SparkSession (new SparkContext, new Hive client) finds the tables through the metastore
 spark = get_spark(load_settings("local", ["lake_root={tmp_path}"]))
