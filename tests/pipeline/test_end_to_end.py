@@ -93,13 +93,15 @@ def test_every_rejected_record_is_quarantined_with_its_reason_and_source(
 def test_titles_keep_korean_and_quoted_text_one_row_per_key(
     spark: SparkSession, lake_run: Any, assert_frames_equal: Callable[..., None]
 ) -> None:
-    settings, _, _ = lake_run
+    settings, _, summary = lake_run
     expected = [
         ("t1", "오징어 게임", "drama"),
         ("t2", lf.TITLE_T2, "comedy"),
         ("t3", "Commas, commas", "documentary"),
     ]
     assert_frames_equal(read_table(spark, settings.lake, TITLES), frame(spark, TITLES, expected))
+    # the job's metric counts the rows written (4 CSV rows, one duplicate key)
+    assert summary["jobs"]["load_titles"]["titles"] == len(expected)
 
 
 def test_summary_accounts_for_every_record_read(lake_run: Any) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
+from clickstream.observe import observed
 from clickstream.pipeline.context import JobContext, JobOutcome
 from clickstream.raw_objects import list_raw_objects
 from clickstream.tables import TITLES
@@ -38,8 +39,9 @@ def run(ctx: JobContext) -> JobOutcome:
         return JobOutcome(metrics={"titles": None}, commit=selection.commit)
     raw = read_titles_csv(spark, settings.path("ref/titles"))
     rows = raw.filter(F.trim("title_id") != "")
-    titles = unique_titles(rows).cache()
+    # The row count is observed during the write: no second pass, no cache.
+    written = Observation("titles")
+    titles = unique_titles(rows).observe(written, F.count(F.lit(1)).alias("rows"))
     write_table(titles, ctx.settings.lake, TITLES, target_file_mb=ctx.settings.target_file_mb)
-    metrics = {"titles": titles.count()}
-    titles.unpersist()
+    metrics = {"titles": int(observed(written)["rows"])}
     return JobOutcome(metrics=metrics, tables=(TITLES,), commit=selection.commit)
