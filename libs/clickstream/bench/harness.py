@@ -41,6 +41,7 @@ from typing import Any
 import psutil
 
 from clickstream import sample
+from clickstream.config import ConfigError, load_settings
 
 MEASUREMENTS = ("pipeline", "scan", "scan_native", "duckdb")
 DAYS = 4
@@ -258,7 +259,6 @@ def run_child(
 
 def _measure_pipeline(lake: str, overrides: Sequence[str], label_jobs: bool) -> dict[str, Any]:
     """Child side of `pipeline`: start Spark, then time run_pipeline (all jobs)."""
-    from clickstream.config import load_settings
     from clickstream.pipeline.runner import run_pipeline
     from clickstream.spark import get_spark
 
@@ -521,6 +521,18 @@ def _git() -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
+def measurement_overrides(user: Sequence[str], event_log_dir: Path | None) -> list[str]:
+    """The user's --set overrides for a Spark measurement, plus event logging when asked."""
+    overrides = list(user)
+    if event_log_dir is not None:
+        overrides += [
+            "spark_conf.spark.eventLog.enabled=true",
+            f"spark_conf.spark.eventLog.dir=file://{event_log_dir}",
+            "spark_conf.spark.eventLog.compress=false",
+        ]
+    return overrides
+
+
 def _argv(name: str, lake: Path, out: Path, result: Path, overrides: Sequence[str]) -> list[str]:
     sets = [arg for o in overrides for arg in ("--set", o)]
     if name == "pipeline":
@@ -562,15 +574,11 @@ def run_bench(args: argparse.Namespace) -> int:
         for attempt in range(args.repeat):
             scratch = work / name / "lake"
             fresh_lake(lake.root, scratch)
-            overrides: list[str] = []
             log_dir = out / "eventlogs" / f"{stamp}-{name}-{attempt}"
-            if args.event_log and name != "duckdb":
+            logged = args.event_log and name != "duckdb"
+            if logged:
                 log_dir.mkdir(parents=True, exist_ok=True)
-                overrides = [
-                    "spark_conf.spark.eventLog.enabled=true",
-                    f"spark_conf.spark.eventLog.dir=file://{log_dir}",
-                    "spark_conf.spark.eventLog.compress=false",
-                ]
+            overrides = measurement_overrides(args.overrides, log_dir if logged else None)
             result = work / name / "result.json"
             print(
                 f"[{name}{f' #{attempt + 1}' if args.repeat > 1 else ''}] running ...", flush=True
@@ -746,7 +754,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--label-jobs", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], help=argparse.SUPPRESS
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override for the Spark measurements, e.g. spark_conf.spark.driver.memory=4g",
     )
     args = parser.parse_args(argv)
     if args.child == "pipeline":
@@ -757,6 +770,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--events and --repeat must be at least 1")
     if args.only and not set(args.only.split(",")) <= set(MEASUREMENTS):
         parser.error(f"--only: choose from {','.join(MEASUREMENTS)}")
+    try:  # a bad --set fails here, before the raw zone is generated
+        load_settings("local", args.overrides)
+    except ConfigError as error:
+        parser.error(str(error))
     return run_bench(args)
 
 
