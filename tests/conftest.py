@@ -31,7 +31,6 @@ from pyspark.sql.types import (
 )
 
 from clickstream.spark import (
-    LOCAL_CONF,
     SHORT_RUN_JAVA_OPTIONS,
     SHORT_RUN_SQL_CONF,
     local_session,
@@ -61,8 +60,7 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     catalog = str(tmp_path_factory.mktemp("catalog"))
     conf = {**metastore_conf(catalog), **SHORT_RUN_SQL_CONF}
     conf["spark.driver.extraJavaOptions"] = (
-        f"{LOCAL_CONF['spark.driver.extraJavaOptions']} {SHORT_RUN_JAVA_OPTIONS} "
-        f"-Dderby.system.home={catalog}"
+        f"{SHORT_RUN_JAVA_OPTIONS} -Dderby.system.home={catalog}"
     )
     session = local_session("clickstream-tests", conf)
     session.sparkContext.setLogLevel("ERROR")

@@ -17,7 +17,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config import Settings, load_settings
 from clickstream.pipeline.runner import run_pipeline
-from clickstream.spark import LOCAL_CONF, SHORT_RUN_JAVA_OPTIONS, SHORT_RUN_SQL_CONF
+from clickstream.spark import SHORT_RUN_JAVA_OPTIONS, SHORT_RUN_SQL_CONF
 from clickstream.tables import DAILY_ACTIVE_USERS, EVENTS, QUARANTINE, SESSIONS, TITLES, Table
 from clickstream.writer import read_table, table_schema
 from tests.pipeline import lake_fixture as lf
@@ -224,7 +224,7 @@ def test_cli_run_then_catalog_query_in_a_new_session(tmp_path: Path) -> None:
     # GIVEN a fresh lake WHEN `clickstream run` runs in a process of its own
     lf.build_lake(tmp_path)
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
-    java_options = f"{LOCAL_CONF['spark.driver.extraJavaOptions']} {SHORT_RUN_JAVA_OPTIONS}"
+    java_options = SHORT_RUN_JAVA_OPTIONS
     short_run = [f"spark_conf.{key}={value}" for key, value in SHORT_RUN_SQL_CONF.items()]
     script = f"""
 from pyspark.sql import SparkSession
