@@ -66,16 +66,10 @@ def run(ctx: JobContext) -> JobOutcome:
     if not chosen:
         return JobOutcome(metrics=_zero_metrics(), commit=selection.commit)
 
-    # One parse, cached once: the raw text is kept only where quarantine needs it, and dt is
-    # computed once. A single aggregation gives the counts by reason and the valid dates.
-    tz = settings.timezone
+    existing = _Existing(_partition_dts(ctx, EVENTS), _partition_dts(ctx, SUPPRESSED))
+    parsed = cached_parse(ctx, [objects[p] for p in chosen], by_event_id=existing.empty)
     is_valid = F.col("reason").isNull()
-    parsed = (
-        read_firehose(spark, [objects[p] for p in chosen])
-        .withColumn("record", F.when(~is_valid, F.col("record")))
-        .withColumn(PARTITION_COLUMN, F.when(is_valid, local_date("event_time", tz)))
-        .persist()
-    )
+    # One aggregation over the cache gives the counts by reason and the valid dates.
     stats = parsed.groupBy("reason", PARTITION_COLUMN).agg(F.count("*").alias("n")).collect()
     counts: dict[str | None, int] = {}
     for row in stats:
@@ -108,7 +102,6 @@ def run(ctx: JobContext) -> JobOutcome:
         )
 
     new = parsed.where(is_valid).select(*BASE_COLUMNS, PARTITION_COLUMN)
-    existing = _Existing(_partition_dts(ctx, EVENTS), _partition_dts(ctx, SUPPRESSED))
     plan = _plan(ctx, new, new_dts, existing)
     ctx.echo(
         f"  {valid_count} valid record(s) touching {len(new_dts)} date(s); "
@@ -141,6 +134,27 @@ def run(ctx: JobContext) -> JobOutcome:
     )
 
 
+def cached_parse(ctx: JobContext, objects: list[RawObject], *, by_event_id: bool) -> DataFrame:
+    """The objects' records parsed once and cached: raw text kept on rejected records only, dt
+    computed on valid ones only.
+
+    by_event_id hash-partitions the cache by event_id, so once it is materialized, deduplicating
+    these rows alone (a full run, nothing stored) needs no shuffle of its own; a union with stored
+    rows would lose the partitioning.
+    """
+    is_valid = F.col("reason").isNull()
+    parsed = (
+        read_firehose(ctx.spark, objects)
+        .withColumn("record", F.when(~is_valid, F.col("record")))
+        .withColumn(
+            PARTITION_COLUMN, F.when(is_valid, local_date("event_time", ctx.settings.timezone))
+        )
+    )
+    if by_event_id:
+        parsed = parsed.repartition("event_id")
+    return parsed.persist()
+
+
 @dataclass(frozen=True)
 class _Existing:
     """Dates that already have curated (or repeat-suppressed) events partitions."""
@@ -148,8 +162,9 @@ class _Existing:
     events: set[str]
     suppressed: set[str]
 
-    def any_of(self, dts: list[str]) -> bool:
-        return bool(set(dts) & (self.events | self.suppressed))
+    @property
+    def empty(self) -> bool:
+        return not (self.events or self.suppressed)
 
 
 def _zero_metrics() -> dict[str, object]:
@@ -180,16 +195,18 @@ def _write_quarantine(
     """
     settings = ctx.settings
     dts = sorted({ingested_at_of(o.path, o.modified_ms).date().isoformat() for o in chosen})
-    existing = _partition_dts(ctx, QUARANTINE)
-    keep = read_table(ctx.spark, settings.lake, QUARANTINE, [d for d in dts if d in existing])
-    sources = ctx.spark.createDataFrame([(o.path,) for o in chosen], "source_file string")
-    keep = keep.join(F.broadcast(sources), "source_file", "left_anti")
+    stored = sorted(set(dts) & _partition_dts(ctx, QUARANTINE))
     new_obs, all_obs = Observation("quarantine_new"), Observation("quarantine_all")
     arrival = F.date_format("ingested_at", "yyyy-MM-dd")  # UTC, like the raw zone's folders
-    new = rejected.withColumn(PARTITION_COLUMN, arrival).observe(
+    rows = rejected.withColumn(PARTITION_COLUMN, arrival).observe(
         new_obs, F.count(F.lit(1)).alias("rows")
     )
-    rows = keep.unionByName(new).observe(all_obs, dts_metric())
+    if stored:  # keep the stored rows of other objects (a re-run replaces its own)
+        keep = read_table(ctx.spark, settings.lake, QUARANTINE, stored)
+        sources = ctx.spark.createDataFrame([(o.path,) for o in chosen], "source_file string")
+        keep = keep.join(F.broadcast(sources), "source_file", "left_anti")
+        rows = keep.unionByName(rows)
+    rows = rows.observe(all_obs, dts_metric())
     write_table(rows, settings.lake, QUARANTINE, target_file_mb=settings.target_file_mb)
     written = observed_dts(all_obs)
     return int(observed(new_obs)["rows"]), written, _drop_empty(ctx, QUARANTINE, dts, written)
