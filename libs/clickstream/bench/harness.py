@@ -7,6 +7,8 @@ generator are unchanged):
   zone and the titles (hard links), so curated tables, state and bookmarks start empty;
 * ``scan``: the same Spark settings reading the same objects with the Firehose reader and writing
   them as dt-partitioned Parquet, the floor for any Spark pipeline here;
+* ``core``: the scan's read plus dedup and sessionization as the pipeline computes them, written
+  by dt, without quarantine, enrichment, catalog, bookkeeping or the other jobs;
 * ``scan_native``: Spark's own JSON reader to dt-partitioned Parquet (it drops records);
 * ``duckdb``: the DuckDB reference doing the same parsing, dedup, sessionization and DAU.
 
@@ -43,7 +45,7 @@ import psutil
 from clickstream import sample
 from clickstream.config import ConfigError, load_settings
 
-MEASUREMENTS = ("pipeline", "scan", "scan_native", "duckdb")
+MEASUREMENTS = ("pipeline", "scan", "core", "scan_native", "duckdb")
 DAYS = 4
 EVENTS_PER_USER = 200
 SEED = 7
@@ -390,6 +392,9 @@ def agreement(
     }
     if scan and scan.ok:
         checks["scan_records_equal_generator"] = scan.result["records_read"] == report["records"]
+    core = measurements.get("core")
+    if core and core.ok:
+        checks["core_events_equal_generator"] = core.result["rows"] == report["unique_events"]
     if native and native.ok:
         got = native.result["rows_with_event_id"]
         checks["scan_native"] = {
@@ -541,7 +546,7 @@ def _argv(name: str, lake: Path, out: Path, result: Path, overrides: Sequence[st
             "-m", "clickstream.bench.harness", "--child", "pipeline",
             "--lake", str(lake), "--result", str(result), *label, *sets,
         ]  # fmt: skip
-    if name in ("scan", "scan_native"):
+    if name in ("scan", "core", "scan_native"):
         return [
             "-m", "clickstream.bench.spark_scan", "--mode", name, "--lake", str(lake),
             "--out", str(out), "--result", str(result), *sets,
@@ -675,6 +680,7 @@ def _summary(
         "records": lake.report["records"],
         "pipeline_seconds": seconds("pipeline"),
         "scan_seconds": seconds("scan"),
+        "core_seconds": seconds("core"),
         "scan_native_seconds": seconds("scan_native"),
         "duckdb_seconds": seconds("duckdb"),
         "jobs_seconds": pipeline.result.get("jobs") if pipeline and pipeline.ok else None,
@@ -687,6 +693,8 @@ def _summary(
             "pipeline_to_scan": _ratio(seconds("pipeline"), seconds("scan")),
             "pipeline_to_duckdb": _ratio(seconds("pipeline"), seconds("duckdb")),
             "scan_to_duckdb": _ratio(seconds("scan"), seconds("duckdb")),
+            "core_to_scan": _ratio(seconds("core"), seconds("scan")),
+            "pipeline_to_core": _ratio(seconds("pipeline"), seconds("core")),
             "scan_native_to_scan": _ratio(seconds("scan_native"), seconds("scan")),
         },
         "loadavg": {
