@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ENV ?= local
 EVENTS ?= 2000000
+# More harness options for make bench, e.g. BENCH_ARGS="--only pipeline,scan --event-log"
+BENCH_ARGS ?=
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -41,8 +43,8 @@ format: $(STAMP) ## Reformat the code with ruff
 demo: $(STAMP) ## Generate a sample raw zone in .lake/, run the whole pipeline, print DAU and draw a chart
 	$(BIN)/clickstream demo --env $(ENV)
 
-bench: $(STAMP) ## Time the pipeline against a Spark scan and DuckDB on EVENTS generated events (.bench/)
-	$(BIN)/python -m clickstream.bench.harness --events $(EVENTS)
+bench: $(STAMP) ## Time the pipeline against Spark baselines and DuckDB on EVENTS generated events (.bench/; BENCH_ARGS for more options)
+	$(BIN)/python -m clickstream.bench.harness --events $(EVENTS) $(BENCH_ARGS)
 
 package: $(STAMP) ## Build the wheel, the --py-files zip, job scripts and conf/ under dist/
 	$(BIN)/python -m clickstream.aws.packaging --dist-dir dist
