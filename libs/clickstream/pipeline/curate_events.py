@@ -69,7 +69,8 @@ def run(ctx: JobContext) -> JobOutcome:
     existing = _Existing(_partition_dts(ctx, EVENTS), _partition_dts(ctx, SUPPRESSED))
     parsed = cached_parse(ctx, [objects[p] for p in chosen], by_event_id=existing.empty)
     is_valid = F.col("reason").isNull()
-    # One aggregation over the cache gives the counts by reason and the valid dates.
+    # One aggregation over the cache gives the counts by reason and the valid dates. It also
+    # materializes the cache, after which dedup can see its partitioning by event_id.
     stats = parsed.groupBy("reason", PARTITION_COLUMN).agg(F.count("*").alias("n")).collect()
     counts: dict[str | None, int] = {}
     for row in stats:
