@@ -17,34 +17,34 @@ export PYTHONDONTWRITEBYTECODE := 1
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): setup.py
+$(STAMP): setup.py tools/setup.py
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,lint,demo,bench]'
+	$(BIN)/pip install --quiet -e '.[test,lint,demo,bench]' -e ./tools
 	$(BIN)/pip check
 	@# Spark's classes as a JVM class-data archive: local JVMs start and warm up ~2x faster.
-	$(BIN)/python -m clickstream.jvm_archive || echo "warning: no JVM class archive (needs JDK 13+); Spark starts slower"
+	$(BIN)/python -m clickstream_tools.jvm_archive || echo "warning: no JVM class archive (needs JDK 13+); Spark starts slower"
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv/ and install the package (editable) with test, lint, demo and bench extras, and build the JVM class archive
+install: $(STAMP) ## Create .venv/ and install the package and the tools package (tools/), editable, with test, lint, demo and bench extras; build the JVM class archive
 
 test: $(STAMP) ## Run the test suite (installs first when .venv is missing or stale)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP) ## Lint with ruff
-	$(BIN)/ruff check libs jobs tests
-	$(BIN)/ruff format --check libs jobs tests
+	$(BIN)/ruff check libs tools jobs tests
+	$(BIN)/ruff format --check libs tools jobs tests
 
 format: $(STAMP) ## Reformat the code with ruff
-	$(BIN)/ruff format libs jobs tests
-	$(BIN)/ruff check --fix libs jobs tests
+	$(BIN)/ruff format libs tools jobs tests
+	$(BIN)/ruff check --fix libs tools jobs tests
 
 demo: $(STAMP) ## Generate a sample raw zone in .lake/, run the whole pipeline, print DAU and draw a chart
 	$(BIN)/clickstream demo --env $(ENV)
 
 bench: $(STAMP) ## Time the pipeline against Spark baselines and DuckDB on EVENTS generated events (.bench/; BENCH_ARGS for more options)
-	$(BIN)/python -m clickstream.bench.harness --events $(EVENTS) $(BENCH_ARGS)
+	$(BIN)/python -m clickstream_tools.bench.harness --events $(EVENTS) $(BENCH_ARGS)
 
 package: $(STAMP) ## Build the wheel, the --py-files zip, job scripts and conf/ under dist/
 	$(BIN)/python -m clickstream.aws.packaging --dist-dir dist

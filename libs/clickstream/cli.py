@@ -7,6 +7,8 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import date
+from importlib import import_module
+from types import ModuleType
 
 from clickstream.config import ConfigError, Settings, load_settings
 from clickstream.pipeline import JOB_NAMES
@@ -25,6 +27,23 @@ def add_env_args(parser: argparse.ArgumentParser, default_env: str = "local") ->
         metavar="KEY=VALUE",
         help="override a config key",
     )
+
+
+class ToolsNotInstalled(Exception):
+    """A command of the tools package (clickstream_tools) ran where only the product is installed."""
+
+
+def _tool(command: str, module: str) -> ModuleType:
+    """clickstream_tools.<module>, imported only when a tool command runs (Glue and EMR lack it)."""
+    try:
+        return import_module(f"clickstream_tools.{module}")
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != "clickstream_tools":
+            raise
+        raise ToolsNotInstalled(
+            f"{command} needs the tools package clickstream_tools (tools/), which only a "
+            "development install has: run `make install`"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,10 +113,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from clickstream.sample import generate_sample
-
+    sample = _tool("sample", "sample")
     settings = _settings(args)
-    report = generate_sample(
+    report = sample.generate_sample(
         settings.lake,
         events=args.events,
         users=args.users,
@@ -110,9 +128,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from clickstream.demo import run_demo
-
-    run_demo(_settings(args), events=args.events, users=args.users, days=args.days)
+    demo = _tool("demo", "demo")
+    demo.run_demo(_settings(args), events=args.events, users=args.users, days=args.days)
     return 0
 
 
@@ -171,6 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
         print(f"clickstream: config error: {exc}", file=sys.stderr)
+        return 2
+    except ToolsNotInstalled as exc:
+        print(f"clickstream: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # an AWS or packaging failure: one line, not a traceback
         if type(exc).__module__.split(".")[0] not in ("botocore", "boto3", "clickstream"):

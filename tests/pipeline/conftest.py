@@ -10,7 +10,7 @@ from pyspark.sql import SparkSession
 
 from clickstream.config import Settings
 from clickstream.pipeline.runner import run_pipeline
-from clickstream.sample import generate_sample
+from clickstream_tools.sample import generate_sample
 from tests.pipeline import incremental_helpers as ih
 
 

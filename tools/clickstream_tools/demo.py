@@ -15,7 +15,7 @@ from clickstream.spark import get_spark
 
 def run_demo(settings: Settings, *, events: int, users: int, days: int) -> Path:
     """Regenerate the local lake, run every job, print DAU from the catalog; returns the chart."""
-    from clickstream.sample import generate_sample
+    from clickstream_tools.sample import generate_sample
 
     if not settings.is_local_lake:
         raise ConfigError(

@@ -23,7 +23,7 @@ from clickstream.firehose_reader import (
     split_records,
 )
 from clickstream.raw_objects import list_raw_objects, name_timestamp_ms
-from clickstream.sample import SampleReport, generate_sample
+from clickstream_tools.sample import SampleReport, generate_sample
 
 EVENTS = 3000
 FIREHOSE_NAME = re.compile(

@@ -18,7 +18,7 @@ peak summed RSS (and PSS) of the child's whole process tree (Python, JVM, Python
 every 0.2 s. The table goes to stdout, the numbers to ``<out>/latest.json`` and
 ``<out>/history.jsonl``.
 
-``python -m clickstream.bench.harness --events N [--keep] [--out .bench] [--only pipeline,scan]
+``python -m clickstream_tools.bench.harness --events N [--keep] [--out .bench] [--only pipeline,scan]
 [--repeat K] [--event-log]``
 """
 
@@ -42,8 +42,8 @@ from typing import Any
 
 import psutil
 
-from clickstream import sample
 from clickstream.config import ConfigError, load_settings
+from clickstream_tools import sample
 
 MEASUREMENTS = ("pipeline", "scan", "core", "scan_native", "duckdb")
 DAYS = 4
@@ -543,16 +543,16 @@ def _argv(name: str, lake: Path, out: Path, result: Path, overrides: Sequence[st
     if name == "pipeline":
         label = ["--label-jobs"] if any("eventLog" in o for o in overrides) else []
         return [
-            "-m", "clickstream.bench.harness", "--child", "pipeline",
+            "-m", "clickstream_tools.bench.harness", "--child", "pipeline",
             "--lake", str(lake), "--result", str(result), *label, *sets,
         ]  # fmt: skip
     if name in ("scan", "core", "scan_native"):
         return [
-            "-m", "clickstream.bench.spark_scan", "--mode", name, "--lake", str(lake),
+            "-m", "clickstream_tools.bench.spark_scan", "--mode", name, "--lake", str(lake),
             "--out", str(out), "--result", str(result), *sets,
         ]  # fmt: skip
     return [
-        "-m", "clickstream.bench.duckdb_reference", "--lake", str(lake), "--out", str(out),
+        "-m", "clickstream_tools.bench.duckdb_reference", "--lake", str(lake), "--out", str(out),
         "--result", str(result), "--threads", "2",
     ]  # fmt: skip
 

@@ -10,11 +10,11 @@ import duckdb
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from clickstream.bench.duckdb_reference import connect, run_reference
 from clickstream.firehose_reader import read_firehose, split_valid
 from clickstream.raw_objects import list_raw_objects
-from clickstream.sample import SampleReport, generate_sample
 from clickstream.transforms import daily_active_users, dedup_events, sessionize
+from clickstream_tools.bench.duckdb_reference import connect, run_reference
+from clickstream_tools.sample import SampleReport, generate_sample
 
 DAU = "dt string, active_users long, events long"
 Check = Callable[..., None]

@@ -9,12 +9,12 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from clickstream.bench.spark_scan import core, scan
 from clickstream.config import Settings, load_settings
 from clickstream.pipeline.runner import run_pipeline
-from clickstream.sample import SampleReport, generate_sample
 from clickstream.tables import EVENTS
 from clickstream.writer import read_table
+from clickstream_tools.bench.spark_scan import core, scan
+from clickstream_tools.sample import SampleReport, generate_sample
 
 CORE_COLUMNS = ("event_id", "user_id", "event_type", "event_time", "title_id", "session_id", "dt")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from clickstream.bench import harness
+from clickstream_tools.bench import harness
 
 
 def test_set_overrides_reach_the_pipeline_and_the_scan_children(tmp_path: Path) -> None:

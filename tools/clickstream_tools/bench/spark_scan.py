@@ -14,7 +14,7 @@
   and turns each line of a pretty-printed object into a corrupt (all-null) row, so it reads far
   fewer events than there are. It shows what the raw format costs.
 
-Run alone: ``python -m clickstream.bench.spark_scan --mode scan --lake LAKE --out DIR``.
+Run alone: ``python -m clickstream_tools.bench.spark_scan --mode scan --lake LAKE --out DIR``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from clickstream.bench import emit_result
+from clickstream_tools.bench import emit_result
 from clickstream.cli import add_env_args
 from clickstream.config import Settings, load_settings
 from clickstream.firehose_reader import read_firehose, split_valid

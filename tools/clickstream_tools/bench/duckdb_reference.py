@@ -20,7 +20,7 @@ and at most millisecond fractions, or integer epoch milliseconds), deduplicated 
 per user by ``(event_time, event_id)``, the same ``session_id`` hash), summarized and counted per
 UTC date, and written as dt-partitioned Parquet like the curated tables.
 
-Run alone: ``python -m clickstream.bench.duckdb_reference --lake LAKE [--out DIR] [--result R]``.
+Run alone: ``python -m clickstream_tools.bench.duckdb_reference --lake LAKE [--out DIR] [--result R]``.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from typing import Any
 
 import duckdb
 
-from clickstream.bench import emit_result
 from clickstream.raw_objects import ingested_at_ms
+from clickstream_tools.bench import emit_result
 
 TIMEOUT_MINUTES = 30
 # Objects are read as lines; a concatenated object may be one line of several MB. DuckDB's CSV
