@@ -11,22 +11,8 @@ from importlib import import_module
 from types import ModuleType
 
 from clickstream.config import ConfigError, Settings, load_settings
+from clickstream.config_args import add_env_args
 from clickstream.pipeline import JOB_NAMES
-
-
-def add_env_args(parser: argparse.ArgumentParser, default_env: str = "local") -> None:
-    """--env ENV and repeatable --set KEY=VALUE, shared by every command and the job scripts."""
-    parser.add_argument(
-        "--env", default=default_env, help=f"conf/<env>.yaml (default {default_env})"
-    )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key",
-    )
 
 
 class ToolsNotInstalled(Exception):

@@ -6,8 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from clickstream.cli import add_env_args
 from clickstream.config import ConfigError, load_settings
+from clickstream.config_args import add_env_args
 from clickstream.pipeline import JOB_NAMES
 
 GLUE_MARKER = "--JOB_NAME"

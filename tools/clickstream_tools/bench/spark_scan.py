@@ -28,14 +28,14 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from clickstream_tools.bench import emit_result
-from clickstream.cli import add_env_args
 from clickstream.config import Settings, load_settings
+from clickstream.config_args import add_env_args
 from clickstream.firehose_reader import read_firehose, split_valid
 from clickstream.raw_objects import list_raw_objects
 from clickstream.spark import get_spark
 from clickstream.tables import PARTITION_COLUMN
 from clickstream.transforms import dedup_events, local_date, sessionize
+from clickstream_tools.bench import emit_result
 
 MODES = ("scan", "core", "scan_native")
 NATIVE_SCHEMA = StructType(
