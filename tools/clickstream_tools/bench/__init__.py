@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+MIB = 1024 * 1024
+
 
 def emit_result(result: dict[str, Any], path: str | None) -> int:
     """Write a measurement child's result as JSON to path (stdout when none); exit code 0."""

@@ -1,0 +1,89 @@
+"""Spark event logs of a measurement: the longest stages, and stage seconds per pipeline job."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from clickstream_tools.bench import MIB
+
+
+def _accumulable(info: dict[str, Any], name: str) -> int:
+    for acc in info.get("Accumulables", []):
+        if acc.get("Name") == name:
+            try:
+                return int(acc.get("Value", 0))
+            except (TypeError, ValueError):
+                return 0
+    return 0
+
+
+def stage_report(event_log: Path, top: int = 12) -> dict[str, Any]:
+    """The longest stages of a Spark event log, and stage seconds per job description."""
+    job_of_stage: dict[int, str] = {}
+    stages: list[dict[str, Any]] = []
+    for line in event_log.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        kind = event.get("Event")
+        if kind == "SparkListenerJobStart":
+            props = event.get("Properties") or {}
+            label = props.get("spark.job.description") or props.get("callSite.short") or "?"
+            for stage_id in event.get("Stage IDs", []):
+                job_of_stage[stage_id] = label
+        elif kind == "SparkListenerStageCompleted":
+            info = event["Stage Info"]
+            if "Completion Time" not in info or "Submission Time" not in info:
+                continue
+            scopes: list[str] = []
+            for rdd in info.get("RDD Info", []):
+                try:
+                    scope = json.loads(rdd.get("Scope") or "{}").get("name")
+                except ValueError:
+                    scope = None
+                if scope and scope not in scopes:
+                    scopes.append(scope)
+            stages.append(
+                {
+                    "stage": info["Stage ID"],
+                    "job": job_of_stage.get(info["Stage ID"], "?"),
+                    "name": info.get("Stage Name", ""),
+                    "tasks": info.get("Number of Tasks"),
+                    "seconds": round((info["Completion Time"] - info["Submission Time"]) / 1000, 2),
+                    "task_seconds": round(
+                        _accumulable(info, "internal.metrics.executorRunTime") / 1000, 2
+                    ),
+                    "input_mib": round(
+                        _accumulable(info, "internal.metrics.input.bytesRead") / MIB, 1
+                    ),
+                    "shuffle_write_mib": round(
+                        _accumulable(info, "internal.metrics.shuffle.write.bytesWritten") / MIB, 1
+                    ),
+                    "operators": scopes,
+                }
+            )
+    per_job: dict[str, float] = {}
+    for stage in stages:
+        per_job[stage["job"]] = round(per_job.get(stage["job"], 0.0) + stage["seconds"], 2)
+    longest = sorted(stages, key=lambda s: -s["seconds"])[:top]
+    return {"stages": len(stages), "stage_seconds_by_job": per_job, "longest": longest}
+
+
+def latest_event_log(folder: Path) -> Path | None:
+    files = sorted(p for p in folder.glob("*") if p.is_file() and not p.name.startswith("."))
+    return files[-1] if files else None
+
+
+def stage_lines(key: str, report: dict[str, Any]) -> str:
+    lines = [f"\nlongest Spark stages of {key} ({report['stages']} stages):"]
+    lines.append(f"  stage seconds by job: {report['stage_seconds_by_job']}")
+    for s in report["longest"]:
+        ops = ", ".join(s["operators"][:6])
+        lines.append(
+            f"  {s['seconds']:>7.1f}s  stage {s['stage']:<4} {s['job']:<20} tasks={s['tasks']:<4} "
+            f"in={s['input_mib']}MiB shuffle_w={s['shuffle_write_mib']}MiB  [{ops}]"
+        )
+    return "\n".join(lines)
