@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from clickstream.catalog import register_hive_table
+from clickstream.catalog import CatalogSync, register_hive_table
 from clickstream.tables import DAILY_ACTIVE_USERS
 from clickstream.writer import table_schema
 
@@ -24,7 +25,8 @@ def test_several_partitions_are_added_and_dropped_in_one_call(
     spark.createDataFrame(rows, table_schema(DAILY_ACTIVE_USERS)).write.partitionBy("dt").parquet(
         location
     )
-    register_hive_table(spark, "catalog_test", DAILY_ACTIVE_USERS, location)
+    sync = CatalogSync()  # one run's record: the second call adds and drops only
+    register_hive_table(spark, "catalog_test", DAILY_ACTIVE_USERS, location, sync=sync)
     name = "catalog_test.daily_active_users"
     assert partitions(spark, name) == ["dt=2026-03-01", "dt=2026-03-02", "dt=2026-03-03"]
     # WHEN a later job empties two dates and writes a new one
@@ -35,6 +37,28 @@ def test_several_partitions_are_added_and_dropped_in_one_call(
         location,
         dts=["2026-03-04"],
         dropped=["2026-03-01", "2026-03-02"],
+        sync=sync,
     )
     # THEN both are dropped (DROP takes comma-separated specs) and the new one is added
     assert partitions(spark, name) == ["dt=2026-03-03", "dt=2026-03-04"]
+
+
+def test_a_new_run_syncs_the_partitions_with_the_folders(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # GIVEN a table registered by one run, and a dt folder removed behind the catalog's back
+    location = tmp_path / "dau"
+    rows = [(1, 1, dt) for dt in ("2026-03-01", "2026-03-02")]
+    spark.createDataFrame(rows, table_schema(DAILY_ACTIVE_USERS)).write.partitionBy("dt").parquet(
+        str(location)
+    )
+    register_hive_table(
+        spark, "catalog_runs", DAILY_ACTIVE_USERS, str(location), sync=CatalogSync()
+    )
+    shutil.rmtree(location / "dt=2026-03-01")
+    # WHEN the next run (its own CatalogSync) registers the table
+    register_hive_table(
+        spark, "catalog_runs", DAILY_ACTIVE_USERS, str(location), sync=CatalogSync()
+    )
+    # THEN its first registration syncs the partitions with the folders
+    assert partitions(spark, "catalog_runs.daily_active_users") == ["dt=2026-03-02"]

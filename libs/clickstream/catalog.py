@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
@@ -10,9 +11,17 @@ from clickstream.config import Settings
 from clickstream.tables import PARTITION_COLUMN, Table
 from clickstream.writer import table_schema
 
-# Tables this process has already synced, by (application id, database, table) -> location:
-# after the first full sync, a job's written and emptied partitions are added and dropped only.
-_synced: dict[tuple[str, str, str], str] = {}
+
+@dataclass
+class CatalogSync:
+    """The tables one run has fully synced with the metastore: (database, table) -> location.
+
+    A table's first registration in a run creates or re-points it and syncs its partitions with
+    the folders; after that, a job's written and emptied partitions are added and dropped only.
+    The runner holds one per run (JobContext.catalog_sync); a fresh one syncs every table fully.
+    """
+
+    synced: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def _ddl_columns(table: Table) -> str:
@@ -38,11 +47,14 @@ def register_hive_table(
     location: str,
     dts: Iterable[str] = (),
     dropped: Iterable[str] = (),
+    *,
+    sync: CatalogSync | None = None,
 ) -> None:
     """Create (or re-point) an external Parquet table and bring its dt partitions up to date."""
     name = f"`{database}`.`{table.name}`"
-    key = (spark.sparkContext.applicationId, database, table.name)
-    if _synced.get(key) != location:
+    sync = sync if sync is not None else CatalogSync()
+    key = (database, table.name)
+    if sync.synced.get(key) != location:
         spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
         exists = spark.catalog.tableExists(f"{database}.{table.name}")
         if exists and _location_of(spark, name) != location.rstrip("/").removeprefix("file:"):
@@ -56,7 +68,7 @@ def register_hive_table(
             )
         if table.partitioned:
             spark.sql(f"MSCK REPAIR TABLE {name} SYNC PARTITIONS")
-        _synced[key] = location
+        sync.synced[key] = location
     elif table.partitioned:
         if dts := list(dts):
             spark.sql(f"ALTER TABLE {name} ADD IF NOT EXISTS {_partition_spec(dts)}")
@@ -71,10 +83,13 @@ def register_tables(
     tables: Iterable[Table],
     dts: Mapping[str, Iterable[str]] | None = None,
     dropped: Mapping[str, Iterable[str]] | None = None,
+    *,
+    sync: CatalogSync | None = None,
 ) -> None:
     """Make each table queryable by name: Hive metastore locally, Glue Data Catalog on AWS.
 
-    dts and dropped name, per table, the partitions a job wrote and the ones it emptied.
+    dts and dropped name, per table, the partitions a job wrote and the ones it emptied; sync is
+    the run's record of the tables it has fully synced (none: sync each table fully).
     """
     if settings.catalog == "none":
         return
@@ -89,6 +104,7 @@ def register_tables(
                 location,
                 dts.get(table.name, ()),
                 dropped.get(table.name, ()),
+                sync=sync,
             )
         return
     from clickstream.aws.glue_catalog import register_partitions

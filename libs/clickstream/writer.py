@@ -6,6 +6,7 @@ from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from clickstream import fs
 from clickstream.observe import observed
 from clickstream.tables import PARTITION_COLUMN, Table
 
@@ -66,23 +67,16 @@ def read_table(
     """The table's rows (all, or only the given dt partitions); empty when nothing was written yet."""
     path = f"{lake}/{table.location}"
     schema = table_schema(table)
-    if not _exists(spark, path):
+    if not fs.exists(spark, path):
         return spark.createDataFrame([], schema)
     reader = spark.read.schema(schema).option("basePath", path)
     if table.partitioned and dts is not None:
         existing = [f"{path}/{PARTITION_COLUMN}={dt}" for dt in sorted(set(dts))]
-        existing = [p for p in existing if _exists(spark, p)]
+        existing = [p for p in existing if fs.exists(spark, p)]
         if not existing:
             return spark.createDataFrame([], schema)
         return reader.parquet(*existing)
     return reader.parquet(path)
-
-
-def _exists(spark: SparkSession, path: str) -> bool:
-    jvm = spark.sparkContext._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    return bool(fs.exists(hpath))
 
 
 def dts_metric() -> Column:

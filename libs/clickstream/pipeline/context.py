@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from pyspark.sql import SparkSession
 
 from clickstream.bookmarks import Bookmark
+from clickstream.catalog import CatalogSync
 from clickstream.config import Settings
 from clickstream.tables import Table
 
@@ -44,12 +45,16 @@ class BookmarkInputs:
 
 @dataclass
 class JobContext:
-    """A job's inputs: the session, the settings, the input selector and a progress printer."""
+    """A job's inputs: the session, the settings, the input selector and a progress printer.
+
+    One context serves a whole run; catalog_sync records the tables the run has registered.
+    """
 
     spark: SparkSession
     settings: Settings
     echo: Callable[[str], None] = print
     inputs: Inputs | None = None
+    catalog_sync: CatalogSync = field(default_factory=CatalogSync)
 
     def __post_init__(self) -> None:
         if self.inputs is None:

@@ -31,7 +31,14 @@ def resolve_jobs(names: Sequence[str]) -> list[str]:
 def run_job(ctx: JobContext, name: str) -> JobOutcome:
     """Run one job, register what it wrote, then (only then) commit its bookmark."""
     outcome: JobOutcome = import_module(f"clickstream.pipeline.{name}").run(ctx)
-    register_tables(ctx.spark, ctx.settings, outcome.tables, outcome.dts, outcome.dropped)
+    register_tables(
+        ctx.spark,
+        ctx.settings,
+        outcome.tables,
+        outcome.dts,
+        outcome.dropped,
+        sync=ctx.catalog_sync,
+    )
     outcome.commit()
     return outcome
 
