@@ -10,11 +10,11 @@ def add_env_args(parser: argparse.ArgumentParser, default_env: str = "local") ->
     parser.add_argument(
         "--env", default=default_env, help=f"conf/<env>.yaml (default {default_env})"
     )
+    add_set_arg(parser)
+
+
+def add_set_arg(parser: argparse.ArgumentParser, help: str = "override a config key") -> None:
+    """Repeatable --set KEY=VALUE, collected in args.overrides."""
     parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key",
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help
     )

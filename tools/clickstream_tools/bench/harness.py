@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from clickstream.config import ConfigError, load_settings
+from clickstream.config_args import add_set_arg
 from clickstream_tools.bench import MIB
 from clickstream_tools.bench.agreement import agreement, agreement_lines
 from clickstream_tools.bench.child import Measurement, load_average, run_child
@@ -170,12 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--event-log", action="store_true", help="Spark event logs; print the longest stages"
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
+    add_set_arg(
+        parser,
         help="config override for the Spark measurements, e.g. spark_conf.spark.driver.memory=4g",
     )
     args = parser.parse_args(argv)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from clickstream.config import load_settings
+from clickstream.config_args import add_set_arg
 from clickstream_tools.bench import emit_result
 
 _JOB_LINE = re.compile(r"^\[\d+/\d+\] (\w+)$")
@@ -58,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--label-jobs", action="store_true", help="name Spark jobs after pipeline jobs"
     )
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    add_set_arg(parser)
     args = parser.parse_args(argv)
     return emit_result(measure_pipeline(args.lake, args.overrides, args.label_jobs), args.result)
 
