@@ -13,6 +13,7 @@ import yaml
 
 BOOKMARK_OPTIONS = ("job-bookmark-enable", "job-bookmark-disable", "job-bookmark-pause")
 CATALOGS = ("hive", "glue", "none")
+TITLES_SOURCES = ("csv", "dms", "jdbc")
 _REF = re.compile(r"\$\{([a-z_]+)\}")
 
 
@@ -154,6 +155,31 @@ def _validate(values: dict[str, Any]) -> None:
         raise ConfigError(f"catalog={values['catalog']!r}: use one of {', '.join(CATALOGS)}")
     if not values["lake_root"]:
         raise ConfigError("lake_root is empty; set it to a folder or an s3:// URI")
+    _validate_titles(values)
+
+
+def _validate_titles(values: dict[str, Any]) -> None:
+    """The reference titles keys (issue 16)."""
+    source = values["titles_source"]
+    if source not in TITLES_SOURCES:
+        raise ConfigError(f"titles_source={source!r}: use one of {', '.join(TITLES_SOURCES)}")
+    if not str(values["titles_dms_path"] or "").strip():
+        raise ConfigError("titles_dms_path is empty; set a folder under lake_root or a full URI")
+    for key in ("titles_jdbc_overlap_minutes", "titles_jdbc_timeout_seconds"):
+        value = values[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{key}={value!r}: expected a whole number >= 0")
+    if source != "jdbc":
+        return
+    url = values["titles_jdbc_url"]
+    if not url or not str(url).startswith("jdbc:postgresql://"):
+        raise ConfigError(
+            f"titles_jdbc_url={url!r}: set a PostgreSQL JDBC URL, "
+            "e.g. jdbc:postgresql://host:5432/appdb"
+        )
+    for key in ("titles_jdbc_table", "titles_jdbc_key", "titles_jdbc_user"):
+        if not values[key] or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", str(values[key])):
+            raise ConfigError(f"{key}={values[key]!r}: set a plain SQL name, e.g. public.titles")
 
 
 def load_settings(

@@ -86,7 +86,21 @@ TITLES = Table(
         ("genre", StringType(), True),
     ),
     partitioned=False,
-    description="Reference titles, one row per title_id",
+    description="Reference titles: the current version of each title not deleted",
+)
+
+TITLES_HISTORY = Table(
+    "titles_history",
+    "curated/titles_history",
+    _schema(
+        ("title_id", StringType(), False),
+        ("title", StringType(), True),
+        ("genre", StringType(), True),
+        ("valid_from", TimestampType(), False),
+        ("valid_to", TimestampType(), True),
+    ),
+    partitioned=False,
+    description="Versions of the reference titles: valid_from <= t < valid_to (null: current)",
 )
 
 QUARANTINE = Table(
@@ -101,5 +115,5 @@ QUARANTINE = Table(
     description="Rejected raw records with the rule they broke; dt = arrival date of the object",
 )
 
-CURATED_TABLES = (EVENTS, SESSIONS, DAILY_ACTIVE_USERS, TITLES)
+CURATED_TABLES = (EVENTS, SESSIONS, DAILY_ACTIVE_USERS, TITLES, TITLES_HISTORY)
 ALL_TABLES = (*CURATED_TABLES, QUARANTINE)

@@ -36,7 +36,8 @@ from clickstream.pipeline.ranges import (
     touched_ranges,
 )
 from clickstream.raw_objects import RawObject, ingested_at_of, list_raw_objects
-from clickstream.tables import EVENTS, PARTITION_COLUMN, QUARANTINE, TITLES, Table
+from clickstream.reference import event_index
+from clickstream.tables import EVENTS, PARTITION_COLUMN, QUARANTINE, TITLES_HISTORY, Table
 from clickstream.transforms import dedup_events, enrich_events, local_date, sessionize
 from clickstream.writer import dts_metric, observed_dts, read_table, table_schema, write_table
 
@@ -295,14 +296,16 @@ def _curate(
         kept = dedup_events(deduped, repeat_window_seconds=window).persist()
     recomputed = kept if ranges is None else inside(kept, ranges)
     kept_obs, out_obs, written_obs = Observation("kept"), Observation("out"), Observation("written")
-    titles = read_table(spark, settings.lake, TITLES)
+    titles = read_table(spark, settings.lake, TITLES_HISTORY)  # titles as of each event
     enriched = enrich_events(recomputed.observe(kept_obs, F.count(F.lit(1)).alias("rows")), titles)
     curated = sessionize(enriched, timeout_minutes=settings.session_timeout_minutes)
     curated = curated.observe(out_obs, F.count(F.lit(1)).alias("rows"))
     output = curated.select(*table_schema(EVENTS).names)
     if untouched is not None:
         output = untouched.unionByName(output)
-    output = output.observe(written_obs, F.count(F.lit(1)).alias("rows"), dts_metric())
+    output = output.observe(
+        written_obs, F.count(F.lit(1)).alias("rows"), dts_metric(), event_index.pairs_metric()
+    )
     write_table(
         output,
         settings.lake,
@@ -316,6 +319,8 @@ def _curate(
         )
     written = observed_dts(written_obs)
     dropped = _drop_empty(ctx, EVENTS, dts, written)
+    pairs = event_index.observed_pairs(observed(written_obs))
+    event_index.record(spark, settings.lake, pairs, dts)
     if window or set(dts) & existing.suppressed:
         suppressed = deduped.join(kept, "event_id", "left_anti")
         stored = None

@@ -1,0 +1,204 @@
+"""Titles from an AWS DMS target folder: full load, CDC (plain and gzip), reloads, and events
+re-enriched when a change arrives after them."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from clickstream.config import Settings
+from clickstream.pipeline.runner import run_pipeline
+from clickstream.tables import EVENTS, SESSIONS, TITLES, TITLES_HISTORY
+from clickstream.writer import read_table
+from tests.pipeline import incremental_helpers as ih
+
+HEADER = "Op,dms_commit_ts,title_id,title,genre\n"
+LOAD_V1 = (
+    HEADER
+    + "I,2026-02-28 00:00:00.000000,t1,Old One,drama\n"
+    + 'I,2026-02-28 00:00:00.000000,t2,"Two, with a comma",comedy\n'
+    + "I,2026-02-28 00:00:00.000001,t3,셋,thriller\n"
+)
+# Arrives after the events: t1 renamed at 03-01 12:00, t9 (referenced before) inserted 03-02.
+CDC_RENAME = (
+    HEADER
+    + "U,2026-03-01 12:00:00.000000,t1,New One,drama\n"
+    + "I,2026-03-02 00:00:00.000000,t9,Nine,kids\n"
+)
+# gzip: t2 deleted at 03-02 00:00.
+CDC_DELETE = HEADER + "D,2026-03-02 00:00:00.000000,t2,,\n"
+# A full reload on 03-05 without t9 (and t2 still gone).
+LOAD_V2 = (
+    HEADER
+    + "I,2026-03-05 00:00:00.000000,t1,New One,drama\n"
+    + "I,2026-03-05 00:00:00.000000,t3,셋,thriller\n"
+)
+EVENTS_DAY_1 = (
+    '{"event_id":"e1","user_id":"u1","event_type":"play","event_time":"2026-03-01T10:00:00Z","title_id":"t1"}\n'
+    '{"event_id":"e3","user_id":"u1","event_type":"play","event_time":"2026-03-01T11:00:00Z","title_id":"t2"}\n'
+    '{"event_id":"e5","user_id":"u2","event_type":"view","event_time":"2026-03-01T09:00:00Z","title_id":"t9"}\n'
+)
+EVENTS_LATER = (
+    '{"event_id":"e2","user_id":"u1","event_type":"play","event_time":"2026-03-02T10:00:00Z","title_id":"t1"}\n'
+    '{"event_id":"e4","user_id":"u1","event_type":"play","event_time":"2026-03-03T10:00:00Z","title_id":"t2"}\n'
+    '{"event_id":"e6","user_id":"u2","event_type":"play","event_time":"2026-03-03T11:00:00Z","title_id":"t3"}\n'
+    '{"event_id":"e7","user_id":"u2","event_type":"play","event_time":"2026-03-04T10:00:00Z","title_id":"t3"}\n'
+)
+DMS = Path("ref/dms/public/titles")
+Titles = dict[str, tuple[str | None, str | None]]
+
+
+def write_events(lake: Path) -> None:
+    for hour, stamp, text in (
+        ("2026/03/01/12", "2026-03-01-12-00-00", EVENTS_DAY_1),
+        ("2026/03/04/12", "2026-03-04-12-00-00", EVENTS_LATER),
+    ):
+        folder = lake / "raw" / "clickstream" / hour
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"clickstream-1-{stamp}-0a0a0a0a-0000-4000-8000-00000000000a"
+        (folder / name).write_text(text, encoding="utf-8")
+
+
+def write_dms(lake: Path, name: str, text: str, *, mtime: int) -> None:
+    path = lake / DMS / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode("utf-8")
+    path.write_bytes(gzip.compress(data, mtime=0) if name.endswith(".gz") else data)
+    os.utime(path, (mtime, mtime))
+
+
+def write_cdc(lake: Path) -> None:
+    write_dms(lake, "20260301-1200000000.csv", CDC_RENAME, mtime=1_772_400_000)
+    write_dms(lake, "20260302-0000000000.csv.gz", CDC_DELETE, mtime=1_772_400_001)
+
+
+def settings_for(lake: Path) -> Settings:
+    return ih.lake_settings(lake, ["titles_source=dms"])
+
+
+def event_titles(spark: SparkSession, settings: Settings) -> Titles:
+    rows = read_table(spark, settings.lake, EVENTS).collect()
+    return {r.event_id: (r.title, r.genre) for r in rows}
+
+
+def partition_files(settings: Settings, dt: str) -> dict[str, float]:
+    folder = Path(settings.lake) / EVENTS.location / f"dt={dt}"
+    return {p.name: p.stat().st_mtime for p in folder.iterdir()}
+
+
+@dataclass
+class Scenario:
+    settings: Settings
+    before: Titles
+    after_cdc: Titles
+    after_reload: Titles
+    untouched_day_files: tuple[dict[str, float], dict[str, float]]
+    titles_after_reload: dict[str, str | None]
+    reenriched: int
+
+
+@pytest.fixture(scope="module")
+def scenario(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """Run 1: full load + all events. Run 2: two CDC files (one gzip) arrive after the events.
+    Run 3: a full reload without t9."""
+    lake = tmp_path_factory.mktemp("dms")
+    settings = settings_for(lake)
+    write_events(lake)
+    write_dms(lake, "LOAD00000001.csv", LOAD_V1, mtime=1_772_000_000)
+    run_pipeline(settings, spark=spark, echo=ih.quiet)
+    before = event_titles(spark, settings)
+    day4 = partition_files(settings, "2026-03-04")
+    write_cdc(lake)
+    summary = run_pipeline(settings, spark=spark, echo=ih.quiet)
+    after_cdc = event_titles(spark, settings)
+    day4_after = partition_files(settings, "2026-03-04")
+    write_dms(lake, "LOAD00000001.csv", LOAD_V2, mtime=1_772_700_000)
+    run_pipeline(settings, spark=spark, echo=ih.quiet)
+    titles = {r.title_id: r.title for r in read_table(spark, settings.lake, TITLES).collect()}
+    return Scenario(
+        settings,
+        before,
+        after_cdc,
+        event_titles(spark, settings),
+        (day4, day4_after),
+        titles,
+        summary["jobs"]["load_titles"]["event_dates_reenriched"],
+    )
+
+
+def test_events_take_the_full_load_when_no_change_came_yet(scenario: Scenario):
+    # GIVEN only the full load (t9 unknown) WHEN the pipeline ran THEN events carry its values
+    assert scenario.before == {
+        "e1": ("Old One", "drama"),
+        "e2": ("Old One", "drama"),
+        "e3": ("Two, with a comma", "comedy"),
+        "e4": ("Two, with a comma", "comedy"),
+        "e5": (None, None),
+        "e6": ("셋", "thriller"),
+        "e7": ("셋", "thriller"),
+    }
+
+
+def test_a_rename_between_two_events_of_one_user_arriving_by_cdc_after_them(scenario: Scenario):
+    # GIVEN e1 (03-01 10:00) and e2 (03-02) of u1 curated, then a CDC file renaming t1 at 12:00
+    # WHEN the pipeline runs again
+    # THEN e1 keeps the old name and e2 gets the new one
+    assert scenario.after_cdc["e1"] == ("Old One", "drama")
+    assert scenario.after_cdc["e2"] == ("New One", "drama")
+
+
+def test_a_delete_in_a_gzip_cdc_file_gives_later_events_nulls(scenario: Scenario):
+    # GIVEN t2 deleted at 03-02 00:00 by a gzip CDC file WHEN the pipeline runs again
+    # THEN the event before the delete keeps t2, the one after gets nulls
+    assert scenario.after_cdc["e3"] == ("Two, with a comma", "comedy")
+    assert scenario.after_cdc["e4"] == (None, None)
+
+
+def test_an_insert_of_a_title_events_referenced_before_it_existed(scenario: Scenario):
+    # GIVEN e5 (03-01 09:00) of t9, and t9 inserted only on 03-02
+    # WHEN the CDC file arrives THEN e5 takes t9's first version
+    assert scenario.after_cdc["e5"] == ("Nine", "kids")
+
+
+def test_a_late_change_rewrites_only_the_dates_it_affects(scenario: Scenario):
+    # GIVEN t1's rename and t9's insert touch 03-01 and 03-02, t2's delete 03-03; 03-04 holds t3
+    # WHEN the CDC files arrive
+    # THEN three dates are re-enriched and 03-04's files are left as they were
+    assert scenario.reenriched == 3
+    assert scenario.untouched_day_files[0] == scenario.untouched_day_files[1]
+    assert scenario.after_cdc["e6"] == scenario.after_cdc["e7"] == ("셋", "thriller")
+
+
+def test_a_full_reload_deletes_absent_titles_from_its_time_only(scenario: Scenario):
+    # GIVEN a reload on 03-05 without t9 WHEN the pipeline runs
+    # THEN t9 leaves the current titles, and earlier events keep their values
+    assert scenario.titles_after_reload == {"t1": "New One", "t3": "셋"}
+    assert scenario.after_reload == scenario.after_cdc
+
+
+def test_incremental_runs_equal_one_run_over_the_same_files(
+    spark: SparkSession,
+    scenario: Scenario,
+    tmp_path: Path,
+    assert_frames_equal: Callable[..., None],
+):
+    # GIVEN a fresh lake holding every raw object and every DMS file the scenario saw
+    write_events(tmp_path)
+    write_dms(tmp_path, "LOAD00000001.csv", LOAD_V1, mtime=1_772_000_000)
+    write_cdc(tmp_path)
+    full = settings_for(tmp_path)
+    run_pipeline(full, spark=spark, echo=ih.quiet)
+    write_dms(tmp_path, "LOAD00000001.csv", LOAD_V2, mtime=1_772_700_000)
+    # WHEN one run reads them (the reload in a second run, as the first load was overwritten)
+    run_pipeline(full, spark=spark, echo=ih.quiet)
+    # THEN events, sessions and the titles history equal the incremental lake's
+    for table in (EVENTS, SESSIONS, TITLES_HISTORY):
+        assert_frames_equal(
+            ih.comparable(spark, full, table), ih.comparable(spark, scenario.settings, table)
+        )
