@@ -30,6 +30,7 @@ from clickstream.reasons import (  # the codes the reader gives these malformed 
     NOT_AN_OBJECT,
     NOT_JSON,
 )
+from clickstream.reference.dms_sample import write_dms_sample
 
 STREAM = "clickstream"
 RAW_PREFIX = "raw/clickstream"
@@ -172,6 +173,12 @@ def _write_titles(lake: Path, rng: random.Random, titles: int) -> int:
         writer.writerow(("title_id", "title", "genre"))
         writer.writerows(rows)
     return len(rows)
+
+
+def _read_titles(lake: Path) -> list[tuple[str, str, str]]:
+    """The rows of the titles CSV just written (for the DMS sample of the same titles)."""
+    with (lake / TITLES_FILE).open(encoding="utf-8", newline="") as src:
+        return [(r[0], r[1], r[2]) for r in list(csv.reader(src))[1:]]
 
 
 def _malformed(rng: random.Random, clock: _Clock, t: int, user: str) -> tuple[str, int, str]:
@@ -457,6 +464,7 @@ def generate_sample(
     rng = random.Random(seed)
     clock = _Clock()
     title_rows = _write_titles(lake, rng, titles)
+    write_dms_sample(lake, _read_titles(lake), start=start, days=days, seed=seed)
     start_ms = (datetime(start.year, start.month, start.day, tzinfo=UTC) - _EPOCH) // timedelta(
         milliseconds=1
     )

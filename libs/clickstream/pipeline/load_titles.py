@@ -13,21 +13,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from pyspark.sql import DataFrame
 
-from clickstream.pipeline import changes
-from clickstream.pipeline.context import JobContext, JobOutcome, Selection
-from clickstream.raw_objects import list_raw_objects
-from clickstream.reference import change_log, dms_source, event_index
-from clickstream.reference.csv_source import read_titles_csv, snapshot_changes
+from clickstream.pipeline import changes, title_sources
+from clickstream.pipeline.context import JobContext, JobOutcome
+from clickstream.reference import change_log, event_index
 from clickstream.tables import EVENTS, TITLES, TITLES_HISTORY
 from clickstream.transforms import changed_windows, current_titles, enrich_events, title_history
 from clickstream.writer import read_table, write_table
 
 JOB = "load_titles"
-__all__ = ["JOB", "read_titles_csv", "run"]
 
 
 def run(ctx: JobContext) -> JobOutcome:
@@ -37,7 +32,7 @@ def run(ctx: JobContext) -> JobOutcome:
     if not event_index.exists(spark, lake):
         ctx.echo("  building the title_id -> dt index of curated events (once)")
         event_index.build(spark, lake)
-    pulled, selection = _pull(ctx)
+    pulled, selection = title_sources.pull(ctx, JOB)
     if pulled is None:
         ctx.echo(f"  no new {settings.titles_source} title changes")
         return JobOutcome(metrics={"titles": None}, commit=selection.commit)
@@ -73,56 +68,6 @@ def run(ctx: JobContext) -> JobOutcome:
     return JobOutcome(
         metrics=metrics, tables=tuple(tables), dts=outcome_dts, commit=selection.commit
     )
-
-
-def _pull(ctx: JobContext) -> tuple[tuple[str, DataFrame] | None, Selection]:
-    """(batch id, changes) new in the configured source, or None; and the bookmark selection."""
-    source = ctx.settings.titles_source
-    if source == "jdbc":
-        from clickstream.reference import jdbc_source
-
-        return jdbc_source.pull(ctx, JOB)
-    if source == "dms":
-        return _pull_dms(ctx)
-    return _pull_csv(ctx)
-
-
-def _pull_csv(ctx: JobContext) -> tuple[tuple[str, DataFrame] | None, Selection]:
-    """The files present form the snapshot as of this run, when any is new, changed or gone."""
-    spark, settings = ctx.spark, ctx.settings
-    files = list_raw_objects(spark, settings.path("ref/titles"))
-    present = {f.path: f"{f.size}:{f.modified_ms}" for f in files}
-    # The snapshot is the set of files: one candidate whose fingerprint is all of theirs.
-    snapshot = change_log.batch_id("csv", present)
-    first = change_log.is_empty(spark, settings.lake)
-    selection = ctx.select(JOB, "ref_titles", {"snapshot": snapshot})
-    if not files or not (selection.chosen or first):
-        return None, selection
-    as_of = datetime.now(UTC)
-    return (snapshot, snapshot_changes(spark, sorted(present), as_of, snapshot)), selection
-
-
-def _pull_dms(ctx: JobContext) -> tuple[tuple[str, DataFrame] | None, Selection]:
-    """New or changed DMS files (all LOAD files when a reload arrived)."""
-    spark, settings = ctx.spark, ctx.settings
-    files = [f for f in list_raw_objects(spark, dms_path(ctx)) if dms_source.is_dms_file(f)]
-    fingerprints = {f.path: f"{f.size}:{f.modified_ms}" for f in files}
-    selection = ctx.select(JOB, "titles_dms", fingerprints)
-    chosen = [p for p in selection.chosen if p in fingerprints]
-    if change_log.is_empty(spark, settings.lake):
-        chosen = sorted(fingerprints)
-    if not chosen:
-        return None, selection
-    batch = change_log.batch_id("dms", {p: fingerprints[p] for p in chosen})
-    plan = dms_source.plan_batch(files, chosen, batch)
-    ctx.echo(f"  {len(chosen)} new DMS file(s) of {len(files)}")
-    return (batch, dms_source.dms_changes(spark, plan)), selection
-
-
-def dms_path(ctx: JobContext) -> str:
-    """titles_dms_path: a full URI, or a folder under the lake root."""
-    path = str(ctx.settings.titles_dms_path)
-    return path.rstrip("/") if "://" in path else ctx.settings.path(path.strip("/"))
 
 
 def _no_ranges(ctx: JobContext) -> DataFrame:

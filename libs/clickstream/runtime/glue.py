@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from clickstream.aws.glue_catalog import RAW_CLICKSTREAM, REF_TITLES
-from clickstream.config import Settings, load_settings
+from clickstream.config import ConfigError, Settings, load_settings
 from clickstream.pipeline.context import BookmarkInputs, JobContext, Selection
 from clickstream.spark import apply_sql_conf
 
@@ -118,6 +118,26 @@ class GlueInputs:
                 "before any write so Glue's bookmark does not skip them; run the job again"
             )
         return Selection(sorted(by_uri[uri] for uri in reported))
+
+    def jdbc_frame(self, job: str, source: str, settings: Settings) -> Any:
+        """Rows Glue's JDBC bookmark on titles_jdbc_key reports as new (titles_source=jdbc);
+        the Glue connection titles_jdbc_glue_connection holds the URL and the credentials."""
+        if not settings.titles_jdbc_glue_connection:
+            raise ConfigError(
+                "titles_jdbc_glue_connection is not set: name the Glue connection to the database"
+            )
+        frame = self.glue_context.create_dynamic_frame.from_options(
+            connection_type="postgresql",
+            connection_options={
+                "useConnectionProperties": "true",
+                "connectionName": settings.titles_jdbc_glue_connection,
+                "dbtable": settings.titles_jdbc_table,
+                "jobBookmarkKeys": [settings.titles_jdbc_key],
+                "jobBookmarkKeysSortOrder": "asc",
+            },
+            transformation_ctx=transformation_ctx(job, source),
+        )
+        return frame.toDF()
 
     def new_objects(self, job: str, source: str) -> set[str]:
         """Normalised URIs of the objects Glue's bookmark reports as new for the source."""

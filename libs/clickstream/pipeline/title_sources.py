@@ -1,0 +1,96 @@
+"""What is new in the configured titles source, as a batch of changes, and its bookmark selection.
+
+- csv: the files under ref/titles, when any is new, changed or gone, as a snapshot of this run;
+- dms: new or changed AWS DMS files (every LOAD file when a reload arrived);
+- jdbc: rows pulled since the watermark minus the overlap (Glue: Glue's JDBC bookmark).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pyspark.sql import DataFrame
+
+from clickstream.bookmarks import DISABLE, show
+from clickstream.pipeline.context import JobContext, Selection
+from clickstream.raw_objects import list_raw_objects
+from clickstream.reference import change_log, dms_source, jdbc_source
+from clickstream.reference.csv_source import snapshot_changes
+
+Batch = tuple[str, DataFrame]  # (batch id, changes)
+FILE_SET = "ref/titles/*"
+JDBC_SOURCE, WATERMARK = "titles_jdbc", "watermark"
+
+
+def pull(ctx: JobContext, job: str) -> tuple[Batch | None, Selection]:
+    """The new changes of settings.titles_source (None: nothing new) and the selection to commit."""
+    source = ctx.settings.titles_source
+    if source == "jdbc":
+        return pull_jdbc(ctx, job)
+    if source == "dms":
+        return pull_dms(ctx, job)
+    return pull_csv(ctx, job)
+
+
+def pull_csv(ctx: JobContext, job: str) -> tuple[Batch | None, Selection]:
+    """The files present form the snapshot as of this run, when any is new, changed or gone."""
+    spark, settings = ctx.spark, ctx.settings
+    files = list_raw_objects(spark, settings.path("ref/titles"))
+    present = {f.path: f"{f.size}:{f.modified_ms}" for f in files}
+    snapshot = change_log.batch_id("csv", present)
+    first = change_log.is_empty(spark, settings.lake)
+    # Each file, and the set of files (so a file removed alone is a new snapshot too; Glue's
+    # bookmark reports new or changed files only).
+    selection = ctx.select(job, "ref_titles", {**present, FILE_SET: snapshot})
+    if not files or not (selection.chosen or first):
+        return None, selection
+    as_of = datetime.now(UTC)
+    return (snapshot, snapshot_changes(spark, sorted(present), as_of, snapshot)), selection
+
+
+def pull_dms(ctx: JobContext, job: str) -> tuple[Batch | None, Selection]:
+    """New or changed DMS files (all LOAD files when a reload arrived)."""
+    spark, settings = ctx.spark, ctx.settings
+    files = [f for f in list_raw_objects(spark, dms_path(ctx)) if dms_source.is_dms_file(f)]
+    fingerprints = {f.path: f"{f.size}:{f.modified_ms}" for f in files}
+    selection = ctx.select(job, "titles_dms", fingerprints)
+    chosen = [p for p in selection.chosen if p in fingerprints]
+    if change_log.is_empty(spark, settings.lake):
+        chosen = sorted(fingerprints)
+    if not chosen:
+        return None, selection
+    batch = change_log.batch_id("dms", {p: fingerprints[p] for p in chosen})
+    plan = dms_source.plan_batch(files, chosen, batch)
+    ctx.echo(f"  {len(chosen)} new DMS file(s) of {len(files)}")
+    return (batch, dms_source.dms_changes(spark, plan)), selection
+
+
+def dms_path(ctx: JobContext) -> str:
+    """titles_dms_path: a full URI, or a folder under the lake root."""
+    path = str(ctx.settings.titles_dms_path)
+    return path.rstrip("/") if "://" in path else ctx.settings.path(path.strip("/"))
+
+
+def pull_jdbc(ctx: JobContext, job: str) -> tuple[Batch | None, Selection]:
+    """Rows since the watermark minus the overlap (Glue: those Glue's JDBC bookmark reports)."""
+    spark, settings = ctx.spark, ctx.settings
+    glue = getattr(ctx.inputs, "jdbc_frame", None)  # runtime/glue.py on Glue
+    if glue is not None:
+        rows, lower = glue(job, JDBC_SOURCE, settings), "Glue's bookmark"
+    else:
+        watermark = None
+        if settings.bookmark_option != DISABLE:
+            watermark = show(spark, settings.lake, job).get("processed", {}).get(WATERMARK)
+        lower = jdbc_source.lower_bound(watermark, settings.titles_jdbc_overlap_minutes)
+        rows = jdbc_source.read_titles_table(spark, settings, since=lower)
+    # One read of the database for the watermark and the change log.
+    changes = jdbc_source.jdbc_changes(rows, settings.titles_jdbc_key).localCheckpoint()
+    top = jdbc_source.max_changed_at(changes)
+    table, since = settings.titles_jdbc_table, lower or "the start"
+    if top is None:
+        ctx.echo(f"  no rows of {table} since {since}")
+        return None, Selection([])
+    ctx.echo(f"  pulled {table} rows from {since} to {top}")
+    selection = ctx.select(job, JDBC_SOURCE, {WATERMARK: top})
+    batch = change_log.batch_id("jdbc", {"from": lower or "", "to": top})
+    return (batch, changes), selection

@@ -1,0 +1,77 @@
+"""The CSV source: the files present at a run are the snapshot as of that run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from clickstream.pipeline.runner import run_pipeline
+from clickstream.tables import EVENTS, TITLES, TITLES_HISTORY
+from clickstream.writer import read_table
+from tests.pipeline import incremental_helpers as ih
+
+PAST = "2026-03-01T10:00:00Z"
+FUTURE = "2030-01-01T10:00:00Z"  # after every run of this test: takes the latest snapshot
+
+
+def write_csv(lake: Path, text: str) -> None:
+    (lake / "ref" / "titles").mkdir(parents=True, exist_ok=True)
+    (lake / "ref" / "titles" / "titles.csv").write_text(text, encoding="utf-8")
+
+
+def write_events(lake: Path) -> None:
+    folder = lake / "raw" / "clickstream" / "2026" / "03" / "01" / "10"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f'{{"event_id":"{e}","user_id":"u1","event_type":"play","event_time":"{t}",'
+        f'"title_id":"{title}"}}'
+        for e, t, title in (
+            ("p1", PAST, "t1"),
+            ("p2", PAST, "t2"),
+            ("f1", FUTURE, "t1"),
+            ("f2", FUTURE, "t2"),
+        )
+    ]
+    name = "clickstream-1-2026-03-01-10-05-00-0a0a0a0a-0000-4000-8000-00000000000a"
+    (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_later_snapshot_renames_and_deletes_from_its_run_on(spark: SparkSession, tmp_path: Path):
+    # GIVEN a first snapshot with t1 and t2, and events long before and long after the runs
+    write_csv(tmp_path, "title_id,title,genre\nt1,One,drama\nt2,Two,comedy\n")
+    write_events(tmp_path)
+    settings = ih.lake_settings(tmp_path, [])
+    run_pipeline(settings, spark=spark, echo=ih.quiet)
+    between = datetime.now()  # naive local time, as collected timestamps are
+    # WHEN a second snapshot renames t1 and no longer lists t2
+    write_csv(tmp_path, "title_id,title,genre\nt1,One (renamed),drama\n")
+    run_pipeline(settings, spark=spark, echo=ih.quiet)
+    # THEN past events keep the first snapshot; future events take the second (t2 gone: nulls)
+    titles = {r.event_id: r.title for r in read_table(spark, settings.lake, EVENTS).collect()}
+    assert titles == {"p1": "One", "p2": "Two", "f1": "One (renamed)", "f2": None}
+    # AND titles holds the current rows; the history closes t1's and t2's first versions together
+    current = [tuple(r) for r in read_table(spark, settings.lake, TITLES).collect()]
+    assert current == [("t1", "One (renamed)", "drama")]
+    history = read_table(spark, settings.lake, TITLES_HISTORY).orderBy("title_id", "valid_from")
+    rows = history.collect()
+    assert [(r.title_id, r.title) for r in rows] == [
+        ("t1", "One"),
+        ("t1", "One (renamed)"),
+        ("t2", "Two"),
+    ]
+    assert rows[0].valid_to == rows[1].valid_from == rows[2].valid_to > between
+    assert rows[1].valid_to is None
+
+
+def test_an_unchanged_snapshot_adds_no_version(spark: SparkSession, tmp_path: Path):
+    # GIVEN a lake loaded once
+    write_csv(tmp_path, "title_id,title,genre\nt1,One,drama\n")
+    settings = ih.lake_settings(tmp_path, [])
+    run_pipeline(settings, ["load_titles"], spark=spark, echo=ih.quiet)
+    # WHEN the file is rewritten with other bytes (CRLF line ends) but the same rows, and loaded
+    write_csv(tmp_path, "title_id,title,genre\r\nt1,One,drama\r\n")
+    run_pipeline(settings, ["load_titles"], spark=spark, echo=ih.quiet)
+    # THEN the history still has one version
+    assert read_table(spark, settings.lake, TITLES_HISTORY).count() == 1
