@@ -12,7 +12,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint format demo bench package clean
+.PHONY: help install postgres test lint format demo bench package clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -25,9 +25,17 @@ $(STAMP): setup.py tools/setup.py
 	$(BIN)/pip check
 	@# Spark's classes as a JVM class-data archive: local JVMs start and warm up ~2x faster.
 	$(BIN)/python -m clickstream_tools.jvm_archive || echo "warning: no JVM class archive (needs JDK 13+); Spark starts slower"
+	@$(MAKE) --no-print-directory postgres
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv/ and install the package and the tools package (tools/), editable, with test, lint, demo and bench extras; build the JVM class archive
+
+postgres: ## Install the PostgreSQL server the JDBC tests start (Debian package postgresql), as root and when missing
+	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get install -y -q postgresql >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null)) \
+		|| echo "warning: apt-get install postgresql failed; the JDBC tests skip (and fail with CI=true)"; \
+	else echo "note: no PostgreSQL server binaries (sudo apt-get install postgresql); the JDBC tests skip (and fail with CI=true)"; fi
 
 test: $(STAMP) ## Run the test suite (installs first when .venv is missing or stale)
 	$(BIN)/python -m pytest

@@ -30,7 +30,7 @@ from clickstream.reasons import (  # the codes the reader gives these malformed 
     NOT_AN_OBJECT,
     NOT_JSON,
 )
-from clickstream.reference.dms_sample import write_dms_sample
+from clickstream_tools.dms_sample import write_dms_sample
 
 STREAM = "clickstream"
 RAW_PREFIX = "raw/clickstream"
