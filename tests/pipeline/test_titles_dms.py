@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from clickstream.config import Settings
 from clickstream.pipeline.runner import run_pipeline
@@ -202,3 +203,21 @@ def test_incremental_runs_equal_one_run_over_the_same_files(
         assert_frames_equal(
             ih.comparable(spark, full, table), ih.comparable(spark, scenario.settings, table)
         )
+
+
+def test_the_sample_lake_runs_with_titles_from_its_dms_files(spark: SparkSession, tmp_path: Path):
+    # GIVEN a generated sample lake (it writes a DMS full load and one CDC file per day)
+    from clickstream_tools.sample import generate_sample
+
+    generate_sample(tmp_path, events=300, users=20, days=2, seed=5, titles=30)
+    settings = settings_for(tmp_path)
+    # WHEN the whole pipeline runs with titles_source=dms
+    run_pipeline(settings, spark=spark, echo=ih.quiet)
+    # THEN the history holds the CDC versions (renames, the new titles) and the titles table the
+    # current ones: deleted titles absent, inserted ones present
+    history = read_table(spark, settings.lake, TITLES_HISTORY)
+    current = {r.title_id for r in read_table(spark, settings.lake, TITLES).collect()}
+    renamed = history.where(F.col("title").endswith("(Director's Cut)")).count()
+    closed = history.where(F.col("valid_to").isNotNull()).count()
+    assert renamed == 2 and closed >= 4
+    assert {"t9000", "t9001"} <= current and len(current) == 30 + 2 - 2
