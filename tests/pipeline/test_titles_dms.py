@@ -13,8 +13,9 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from clickstream.config import Settings
+from clickstream.config import ConfigError, Settings
 from clickstream.pipeline.runner import run_pipeline
+from clickstream.reference import dms_source
 from clickstream.tables import EVENTS, SESSIONS, TITLES, TITLES_HISTORY
 from clickstream.writer import read_table
 from tests.pipeline import incremental_helpers as ih
@@ -221,3 +222,56 @@ def test_the_sample_lake_runs_with_titles_from_its_dms_files(spark: SparkSession
     closed = history.where(F.col("valid_to").isNotNull()).count()
     assert renamed == 2 and closed >= 4
     assert {"t9000", "t9001"} <= current and len(current) == 30 + 2 - 2
+
+
+def test_columns_are_taken_by_header_name_and_extra_columns_are_ignored(
+    spark: SparkSession, tmp_path: Path
+):
+    # GIVEN a CDC file whose table has more columns, in another order
+    text = (
+        "Op,dms_commit_ts,genre,created_by,title_id,title\n"
+        'U,2026-03-01 12:00:00.250000,drama,alice,t1,"One, renamed"\n'
+    )
+    write_dms(tmp_path, "20260301-1200000000.csv", text, mtime=1_772_400_000)
+    path = f"file:{tmp_path / DMS / '20260301-1200000000.csv'}"
+    # WHEN read as changes
+    rows = dms_source.dms_changes(spark, dms_source.DmsBatch([path], None)).collect()
+    # THEN each value lands in its column, the time keeps its microseconds
+    assert [(r.title_id, r.title, r.genre, r.op, r.source) for r in rows] == [
+        ("t1", "One, renamed", "drama", "U", "20260301-1200000000.csv")
+    ]
+    assert rows[0].changed_at.microsecond == 250000
+
+
+def test_a_row_with_an_unknown_op_fails_naming_the_file(spark: SparkSession, tmp_path: Path):
+    # GIVEN a CDC file with an Op that is not I, U or D
+    write_dms(
+        tmp_path,
+        "20260301-1200000000.csv",
+        HEADER + "X,2026-03-01 12:00:00.000000,t1,A,g\n",
+        mtime=1,
+    )
+    path = f"file:{tmp_path / DMS / '20260301-1200000000.csv'}"
+    # WHEN read THEN one line names the setting and the file
+    with pytest.raises(
+        ConfigError, match=r"^titles_dms_path: DMS file 20260301-1200000000.csv: .*Op='X'"
+    ):
+        dms_source.dms_changes(spark, dms_source.DmsBatch([path], None))
+
+
+def test_files_without_the_op_column_fail_naming_the_endpoint_settings(
+    spark: SparkSession, tmp_path: Path
+):
+    # GIVEN a full-load file written without IncludeOpForFullLoad (no Op column)
+    write_dms(
+        tmp_path,
+        "LOAD00000001.csv",
+        "dms_commit_ts,title_id,title,genre\n2026-03-01 12:00:00.000000,t1,A,g\n",
+        mtime=1,
+    )
+    path = f"file:{tmp_path / DMS / 'LOAD00000001.csv'}"
+    # WHEN read THEN the error names titles_dms_path and the settings to fix
+    with pytest.raises(
+        ConfigError, match=r"^titles_dms_path: .*no column\(s\) Op .*IncludeOpForFullLoad=true"
+    ):
+        dms_source.dms_changes(spark, dms_source.DmsBatch([path], "s1"))

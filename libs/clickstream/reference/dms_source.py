@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType
 
+from clickstream.config import ConfigError
 from clickstream.raw_objects import RawObject
 
 OP, COMMIT_TS = "Op", "dms_commit_ts"
 COLUMNS = ("title_id", "title", "genre")
-FILE_SCHEMA = StructType([StructField(c, StringType(), True) for c in (OP, COMMIT_TS, *COLUMNS)])
+FILE_COLUMNS = (OP, COMMIT_TS, *COLUMNS)
 TIMESTAMP_FORMATS = ("yyyy-MM-dd HH:mm:ss.SSSSSS", "yyyy-MM-dd HH:mm:ss")
 SUFFIXES = (".csv", ".csv.gz")
 
@@ -59,19 +59,27 @@ def plan_batch(all_files: list[RawObject], chosen: list[str], snapshot: str) -> 
 
 
 def read_dms_rows(spark: SparkSession, paths: list[str]) -> DataFrame:
-    """The files' rows with their file name and row order (headers by name, gzip by suffix)."""
+    """The files' Op, dms_commit_ts and title columns (by header name: the table may have more
+    columns), with their file name and row order; gzip by suffix."""
     rows = (
-        spark.read.schema(FILE_SCHEMA)
-        .option("header", True)
+        spark.read.option("header", True)
         .option("multiLine", True)  # whole files per task: row order is the read order
         .option("quote", '"')
         .option("escape", '"')
         .option("encoding", "UTF-8")
-        .option("enforceSchema", False)  # columns by header name, not by position
         .csv(paths)
     )
-    return rows.withColumn("_file", F.input_file_name()).withColumn(
-        "_row", F.monotonically_increasing_id()
+    missing = [c for c in FILE_COLUMNS if c.lower() not in {n.lower() for n in rows.columns}]
+    if missing:
+        raise ConfigError(
+            f"titles_dms_path: the DMS files have no column(s) {', '.join(missing)} (header: "
+            f"{', '.join(rows.columns)}); set AddColumnName=true, IncludeOpForFullLoad=true and "
+            "TimestampColumnName=dms_commit_ts on the DMS S3 endpoint"
+        )
+    return (
+        rows.select(*FILE_COLUMNS)
+        .withColumn("_file", F.input_file_name())
+        .withColumn("_row", F.monotonically_increasing_id())
     )
 
 
@@ -81,7 +89,8 @@ def changed_at(column: str) -> F.Column:
 
 
 def dms_changes(spark: SparkSession, batch: DmsBatch) -> DataFrame:
-    """The batch as changes; rows with an unknown Op, a bad dms_commit_ts or no title_id fail."""
+    """The batch as changes; a row with an unknown Op, a bad dms_commit_ts or no title_id fails
+    the run with one line naming its file (the bookmark stays, so the file is read again)."""
     rows = read_dms_rows(spark, batch.paths)
     name = F.regexp_extract("_file", r"([^/]+)$", 1)
     load = name.startswith("LOAD")
@@ -109,8 +118,8 @@ def dms_changes(spark: SparkSession, batch: DmsBatch) -> DataFrame:
     sample = bad.select("source", "_raw_op", "_raw_ts", "title_id").limit(1).collect()
     if sample:
         row = sample[0]
-        raise ValueError(
-            f"DMS file {row['source']}: a row with Op={row['_raw_op']!r}, "
+        raise ConfigError(
+            f"titles_dms_path: DMS file {row['source']}: a row with Op={row['_raw_op']!r}, "
             f"dms_commit_ts={row['_raw_ts']!r}, title_id={row['title_id']!r} is not a change; "
             "expected Op I, U or D, dms_commit_ts yyyy-MM-dd HH:mm:ss.ffffff (TimestampColumnName"
             "=dms_commit_ts, IncludeOpForFullLoad=true, AddColumnName=true) and a title_id"
