@@ -36,7 +36,7 @@ from clickstream.pipeline.ranges import (
     touched_ranges,
 )
 from clickstream.raw_objects import RawObject, ingested_at_of, list_raw_objects
-from clickstream.reference import event_index
+from clickstream.reference import title_dates
 from clickstream.tables import EVENTS, PARTITION_COLUMN, QUARANTINE, TITLES_HISTORY, Table
 from clickstream.transforms import dedup_events, enrich_events, local_date, sessionize
 from clickstream.writer import dts_metric, observed_dts, read_table, table_schema, write_table
@@ -304,7 +304,7 @@ def _curate(
     if untouched is not None:
         output = untouched.unionByName(output)
     output = output.observe(
-        written_obs, F.count(F.lit(1)).alias("rows"), dts_metric(), event_index.pairs_metric()
+        written_obs, F.count(F.lit(1)).alias("rows"), dts_metric(), title_dates.pairs_metric()
     )
     write_table(
         output,
@@ -319,8 +319,8 @@ def _curate(
         )
     written = observed_dts(written_obs)
     dropped = _drop_empty(ctx, EVENTS, dts, written)
-    pairs = event_index.observed_pairs(observed(written_obs))
-    event_index.record(spark, settings.lake, pairs, dts)
+    pairs = title_dates.observed_pairs(observed(written_obs))
+    title_dates.record(spark, settings.lake, pairs, dts)
     if window or set(dts) & existing.suppressed:
         suppressed = deduped.join(kept, "event_id", "left_anti")
         stored = None

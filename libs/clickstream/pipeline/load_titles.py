@@ -17,7 +17,7 @@ from pyspark.sql import DataFrame
 
 from clickstream.pipeline import changes, title_sources
 from clickstream.pipeline.context import JobContext, JobOutcome
-from clickstream.reference import change_log, event_index
+from clickstream.reference import change_log, title_dates
 from clickstream.tables import EVENTS, TITLES, TITLES_HISTORY
 from clickstream.transforms import changed_windows, current_titles, enrich_events, title_history
 from clickstream.writer import read_table, write_table
@@ -29,9 +29,9 @@ def run(ctx: JobContext) -> JobOutcome:
     """Append the source's new changes to the log; rebuild history; re-enrich affected events."""
     spark, settings = ctx.spark, ctx.settings
     lake = settings.lake
-    if not event_index.exists(spark, lake):
+    if not title_dates.exists(spark, lake):
         ctx.echo("  building the title_id -> dt index of curated events (once)")
-        event_index.build(spark, lake)
+        title_dates.build(spark, lake)
     pulled, selection = title_sources.pull(ctx, JOB)
     if pulled is None:
         ctx.echo(f"  no new {settings.titles_source} title changes")
@@ -41,7 +41,7 @@ def run(ctx: JobContext) -> JobOutcome:
     history = title_history(change_log.read_log(spark, lake)).localCheckpoint()
     before = read_table(spark, lake, TITLES_HISTORY)
     windows = changed_windows(before, history).localCheckpoint()
-    dts = event_index.affected_dts(spark, lake, windows, settings.timezone)
+    dts = title_dates.affected_dts(spark, lake, windows, settings.timezone)
     outcome_dts: dict[str, tuple[str, ...]] = {}
     tables = [TITLES_HISTORY, TITLES]
     if dts:

@@ -22,8 +22,8 @@ from clickstream.writer import read_table, write_table
 
 METRIC = "title_dts"
 INDEX = Table(
-    "titles_event_index",
-    "_state/titles/event_index",
+    "title_dates",
+    "_state/titles/title_dates",
     StructType([StructField("title_id", StringType(), False)]),
     description="Distinct title_ids of the curated events of each dt",
 )
