@@ -39,9 +39,11 @@ def run(ctx: JobContext) -> JobOutcome:
     batch, rows = pulled
     change_log.append(rows, lake, batch)
     history = title_history(change_log.read_log(spark, lake)).localCheckpoint()
-    before = read_table(spark, lake, TITLES_HISTORY)
-    windows = changed_windows(before, history).localCheckpoint()
-    dts = title_dates.affected_dts(spark, lake, windows, settings.timezone)
+    dts: list[str] = []
+    if title_dates.indexed_dts(spark, lake):  # no curated events yet: nothing to re-enrich
+        before = read_table(spark, lake, TITLES_HISTORY)
+        windows = changed_windows(before, history).localCheckpoint()
+        dts = title_dates.affected_dts(spark, lake, windows, settings.timezone)
     outcome_dts: dict[str, tuple[str, ...]] = {}
     tables = [TITLES_HISTORY, TITLES]
     if dts:

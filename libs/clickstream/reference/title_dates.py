@@ -71,6 +71,13 @@ def build(spark: SparkSession, lake: str) -> None:
     fs.write_text(spark, f"{lake}/{INDEX.location}/_BUILT", "")
 
 
+def indexed_dts(spark: SparkSession, lake: str) -> list[str]:
+    """The dates the index holds titles for (a listing: no data read)."""
+    prefix = f"{PARTITION_COLUMN}="
+    names = fs.list_names(spark, f"{lake}/{INDEX.location}")
+    return [n[len(prefix) :] for n in names if n.startswith(prefix)]
+
+
 def affected_dts(spark: SparkSession, lake: str, windows: DataFrame, timezone: str) -> list[str]:
     """Dates holding events of a title whose window (title_id, window_start, window_end; null =
     unbounded) overlaps that date's day in `timezone`."""
