@@ -11,8 +11,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from clickstream.config import Settings
-from clickstream.pipeline import curate_events
 from clickstream.pipeline.context import BookmarkInputs, Selection
+from clickstream.pipeline.curate import events_write
 from clickstream.pipeline.runner import run_pipeline
 from clickstream.tables import EVENTS, Table
 from tests.pipeline import incremental_helpers as ih
@@ -57,14 +57,14 @@ def crash_before_commit(patch: pytest.MonkeyPatch, job: str) -> None:
 
 def crash_after_events_write(patch: pytest.MonkeyPatch, job: str) -> None:
     """curate_events writes the events table, then dies before the rest of its writes."""
-    original = curate_events.write_table
+    original = events_write.write_table
 
     def write_table(df: Any, lake: str, table: Table, **kwargs: Any) -> None:
         original(df, lake, table, **kwargs)
         if table == EVENTS:
             raise SimulatedCrash("events written, nothing else")
 
-    patch.setattr(curate_events, "write_table", write_table)
+    patch.setattr(events_write, "write_table", write_table)
 
 
 def test_runs_killed_between_write_and_commit_then_rerun_give_the_full_run(

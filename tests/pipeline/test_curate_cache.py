@@ -10,7 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from clickstream.pipeline.context import JobContext
-from clickstream.pipeline.curate_events import BASE_COLUMNS, cached_parse
+from clickstream.pipeline.curate.parse_cache import BASE_COLUMNS, cached_parse
 from clickstream.raw_objects import list_raw_objects
 from clickstream.tables import PARTITION_COLUMN
 from clickstream.transforms import dedup_events

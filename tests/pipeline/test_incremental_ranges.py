@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from clickstream.pipeline.curate_events import SUPPRESSED
+from clickstream.pipeline.curate.repeat_suppression import SUPPRESSED
 from clickstream.pipeline.runner import run_pipeline
 from tests.pipeline import incremental_helpers as ih
 

@@ -1,0 +1,45 @@
+"""The stored rows a recompute needs: those it keeps as they are, and those it recomputes from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame
+
+from clickstream.pipeline.context import JobContext
+from clickstream.pipeline.curate.parse_cache import BASE_COLUMNS
+from clickstream.pipeline.curate.planning import Plan
+from clickstream.pipeline.curate.repeat_suppression import SUPPRESSED
+from clickstream.pipeline.ranges import inside, lookback_seconds, outside
+from clickstream.tables import EVENTS, PARTITION_COLUMN
+from clickstream.writer import read_table
+
+
+@dataclass(frozen=True)
+class StoredContext:
+    """Stored events of the rewritten dates outside the ranges (kept as stored), their count
+    before the write, and stored rows inside the ranges or one lookback of them (recomputed).
+
+    All None (and 0) when the plan has no ranges: nothing near the new events is stored.
+    """
+
+    untouched: DataFrame | None = None
+    rows_before: int = 0
+    context: DataFrame | None = None
+
+
+def stored_context(ctx: JobContext, plan: Plan, ranges: DataFrame | None) -> StoredContext:
+    """Read the stored events the ranges (as published) touch, and those they leave alone."""
+    if ranges is None:
+        return StoredContext()
+    spark, lake = ctx.spark, ctx.settings.lake
+    events_before = read_table(spark, lake, EVENTS, plan.dts)
+    before = events_before.count()  # Parquet footers only: no data is read
+    untouched = outside(events_before, ranges)
+    # Stored events (curated and repeat-suppressed) inside the ranges, and within one lookback
+    # of them as context for dedup and repeat suppression.
+    universe = read_table(spark, lake, EVENTS, plan.read).unionByName(
+        read_table(spark, lake, SUPPRESSED, plan.read)
+    )
+    context = inside(universe, ranges, margin_s=lookback_seconds(ctx.settings))
+    return StoredContext(untouched, before, context.select(*BASE_COLUMNS, PARTITION_COLUMN))

@@ -1,0 +1,26 @@
+"""The dt partitions a table has on disk, and removing those a rewrite left empty."""
+
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+
+from clickstream import fs
+from clickstream.config import Settings
+from clickstream.tables import PARTITION_COLUMN, Table
+
+
+def partition_dts(spark: SparkSession, settings: Settings, table: Table) -> set[str]:
+    """The dt values of the table's partition folders."""
+    prefix = f"{PARTITION_COLUMN}="
+    names = fs.list_names(spark, settings.path(table.location))
+    return {n[len(prefix) :] for n in names if n.startswith(prefix)}
+
+
+def drop_empty(
+    spark: SparkSession, settings: Settings, table: Table, dts: list[str], written: list[str]
+) -> list[str]:
+    """Delete partitions of dts the rewrite left without rows (dynamic overwrite keeps them)."""
+    emptied = sorted(set(dts) - set(written))
+    for dt in emptied:
+        fs.delete(spark, f"{settings.path(table.location)}/{PARTITION_COLUMN}={dt}")
+    return emptied

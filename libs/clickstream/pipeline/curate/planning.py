@@ -1,0 +1,88 @@
+"""Planning: the time ranges a batch of new events can change, and the dates to read and rewrite.
+
+See clickstream.pipeline.ranges for the ranges. Only the dates of new events and their neighbours
+are read, more only while a touched session continues. With nothing stored near the new events,
+everything is new (the first run): no ranges are needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from pyspark.sql import DataFrame
+
+from clickstream.pipeline.context import JobContext
+from clickstream.pipeline.curate.partitions import partition_dts
+from clickstream.pipeline.curate.repeat_suppression import SUPPRESSED
+from clickstream.pipeline.ranges import lookback_seconds, range_dates, touched_ranges
+from clickstream.tables import EVENTS
+from clickstream.writer import read_table
+
+
+@dataclass(frozen=True)
+class Existing:
+    """Dates that already have curated (or repeat-suppressed) events partitions."""
+
+    events: set[str]
+    suppressed: set[str]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.events or self.suppressed)
+
+    @property
+    def stored(self) -> set[str]:
+        return self.events | self.suppressed
+
+
+def existing_dates(ctx: JobContext) -> Existing:
+    """The dates stored in the events and repeat-suppressed tables (folder listings only)."""
+    return Existing(
+        partition_dts(ctx.spark, ctx.settings, EVENTS),
+        partition_dts(ctx.spark, ctx.settings, SUPPRESSED),
+    )
+
+
+@dataclass
+class Plan:
+    """Partitions to rewrite, existing partitions to read, and the ranges (None: all is new)."""
+
+    dts: list[str]
+    read: list[str]
+    ranges: DataFrame | None
+
+    def release(self) -> None:
+        """Drop the cached ranges."""
+        if self.ranges is not None:
+            self.ranges.unpersist()
+
+
+def plan(ctx: JobContext, new: DataFrame, new_dts: list[str], existing: Existing) -> Plan:
+    """The new events' ranges and the dates they need.
+
+    Stored events within one lookback of a new event lie on its date or the next or previous
+    one; dates are added only while a touched session or a range's context reaches further.
+    With nothing stored on those dates, every session there is new: no ranges are needed.
+    """
+    spark, settings = ctx.spark, ctx.settings
+    stored_dts = existing.stored
+    lookback = lookback_seconds(settings)
+    read = {_shift(d, k) for d in new_dts for k in (-1, 0, 1)} & stored_dts
+    if not read:
+        return Plan(new_dts, [], None)
+    users = new.select("user_id").distinct()
+    while True:
+        stored = read_table(spark, settings.lake, EVENTS, sorted(read))
+        stored = stored.join(users, "user_id", "left_semi")
+        ranges = touched_ranges(new, stored, lookback).persist()
+        covered, needed = range_dates(ranges, settings.timezone, lookback)
+        more = (needed & stored_dts) - read
+        if not more:
+            return Plan(sorted(covered), sorted(read), ranges)
+        ranges.unpersist()
+        read |= more
+
+
+def _shift(dt: str, days: int) -> str:
+    return (date.fromisoformat(dt) + timedelta(days=days)).isoformat()
