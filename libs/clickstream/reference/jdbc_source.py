@@ -135,7 +135,7 @@ def check_connection(spark: SparkSession, settings: Settings, options: dict[str,
     except Exception as exc:
         raise ConfigError(
             "titles_source=jdbc: the PostgreSQL JDBC driver (org.postgresql.Driver) is not on the "
-            "classpath; run make install (it copies the driver into .jars/)"
+            "classpath; name its jar with --set spark_conf.spark.jars=/path/to/postgresql-42.7.4.jar"
         ) from exc
     try:
         connection = driver.connect(options["url"], props)
