@@ -107,8 +107,9 @@ def register_tables(
                 sync=sync,
             )
         return
-    from clickstream.aws.glue_catalog import register_partitions
+    from clickstream.aws.glue_catalog import drop_partitions, register_partitions
 
     for table in tables:
         if table.partitioned:
             register_partitions(settings, table, dts.get(table.name, ()))
+            drop_partitions(settings, table, dropped.get(table.name, ()))

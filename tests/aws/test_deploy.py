@@ -174,7 +174,7 @@ def test_catalog_databases_and_curated_tables(
             assert params["projection.enabled"] == "true"
             assert params["projection.dt.type"] == "date"
             assert params["projection.dt.format"] == "yyyy-MM-dd"
-            assert params["projection.dt.range"] == "2020-01-01,NOW"
+            assert params["projection.dt.range"] == "2020-01-01,NOW+1DAYS"
             assert params["projection.dt.interval"] == "1"
             assert params["projection.dt.interval.unit"] == "DAYS"
             assert params["storage.location.template"] == location + "dt=${dt}/"

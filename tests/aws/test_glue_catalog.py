@@ -14,6 +14,7 @@ from clickstream.aws.glue_catalog import (
     catalog_tables,
     curated_table_input,
     database_inputs,
+    drop_partitions,
     ensure_database,
     ensure_table,
     hive_type,
@@ -169,3 +170,27 @@ def test_every_table_is_registered_unchanged_on_second_ensure(
     statuses = [ensure_table(catalog, db, table) for db, table in catalog_tables(settings)]
     assert statuses == ["unchanged"] * (len(ALL_TABLES) + 2)
     assert [ensure_database(catalog, d) for d in database_inputs(settings)] == ["unchanged"] * 2
+
+
+def test_partitions_a_run_emptied_are_dropped_from_the_catalog(
+    settings: Settings, catalog: Any
+) -> None:
+    # GIVEN three registered partitions of events
+    register_partitions(settings, EVENTS, ["2024-05-01", "2024-05-02", "2024-05-03"])
+    # WHEN a run emptied 2024-05-02 (and names 2024-05-09, never registered)
+    assert drop_partitions(settings, EVENTS, ["2024-05-02", "2024-05-09"]) == 1
+    # THEN the catalog no longer lists it; dropping again is harmless
+    assert sorted(_partitions(catalog, "events")) == ["2024-05-01", "2024-05-03"]
+    assert drop_partitions(settings, EVENTS, ["2024-05-02"]) == 0
+
+
+def test_projection_reaches_past_now_so_the_newest_date_in_any_timezone_is_visible(
+    settings: Settings,
+) -> None:
+    # GIVEN the projection range Athena evaluates with NOW in UTC
+    start, end = curated_table_input(settings, EVENTS)["Parameters"]["projection.dt.range"].split(
+        ","
+    )
+    # THEN it ends one day past NOW: at 15:00 UTC it is already tomorrow in Seoul (UTC+9), and
+    # no timezone is more than 14 hours ahead of UTC
+    assert start == "2020-01-01" and end == "NOW+1DAYS"

@@ -44,6 +44,9 @@ OPEN_CSV_SERDE = "org.apache.hadoop.hive.serde2.OpenCSVSerde"
 RAW_CLICKSTREAM = "raw_clickstream"
 REF_TITLES = "ref_titles"
 PROJECTION_START = "2020-01-01"
+# Athena reads NOW in UTC, while dt is the date in the lake's timezone: up to 14 hours ahead
+# (UTC+14). One day past NOW keeps the newest dt visible in every timezone.
+PROJECTION_END = "NOW+1DAYS"
 # Table parameters deploy owns: a stale one of these (e.g. projection.* after projection was
 # dropped) makes the table differ; any other extra parameter is left to whoever set it.
 MANAGED_PARAMETER_PREFIXES = (
@@ -138,7 +141,7 @@ def curated_table_input(settings: Settings, table: Table) -> dict[str, Any]:
                 "projection.enabled": "true",
                 f"projection.{PARTITION_COLUMN}.type": "date",
                 f"projection.{PARTITION_COLUMN}.format": "yyyy-MM-dd",
-                f"projection.{PARTITION_COLUMN}.range": f"{PROJECTION_START},NOW",
+                f"projection.{PARTITION_COLUMN}.range": f"{PROJECTION_START},{PROJECTION_END}",
                 f"projection.{PARTITION_COLUMN}.interval": "1",
                 f"projection.{PARTITION_COLUMN}.interval.unit": "DAYS",
                 "storage.location.template": f"{location}{PARTITION_COLUMN}=${{{PARTITION_COLUMN}}}/",
@@ -377,6 +380,39 @@ def register_partitions(
             raise RuntimeError(f"{database}.{resolved.name}: could not add partitions: {detail}")
         created += len(chunk) - len(errors)
     return created
+
+
+def drop_partitions(
+    settings: Settings, table: Table | str, dts: Iterable[str], *, client: Any = None
+) -> int:
+    """Delete the dt partitions a run emptied from the Glue catalog; returns how many existed.
+
+    Idempotent: partitions already gone (EntityNotFound) are fine.
+    """
+    resolved = _resolve_table(table)
+    gone = sorted({_check_dt(d) for d in dts})
+    if not gone or not resolved.partitioned:
+        return 0
+    glue = client or make_client("glue", settings)
+    database = settings.database
+    existing = [d for d in gone if d in _registered(glue, database, resolved.name, gone)]
+    for chunk in _chunks(existing, BATCH_SIZE):
+        response = glue.batch_delete_partition(
+            DatabaseName=database,
+            TableName=resolved.name,
+            PartitionsToDelete=[{"Values": [d]} for d in chunk],
+        )
+        failed = [
+            e
+            for e in response.get("Errors") or []
+            if e["ErrorDetail"]["ErrorCode"] != "EntityNotFoundException"
+        ]
+        if failed:
+            detail = "; ".join(
+                f"{e['PartitionValues']}: {e['ErrorDetail']['ErrorCode']}" for e in failed
+            )
+            raise RuntimeError(f"{database}.{resolved.name}: could not drop partitions: {detail}")
+    return len(existing)
 
 
 def lake_partitions(settings: Settings, table: Table | str, *, client: Any = None) -> list[str]:
