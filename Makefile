@@ -4,6 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+JARS_STAMP := .jars/.resolved
 ENV ?= local
 EVENTS ?= 2000000
 # More harness options for make bench, e.g. BENCH_ARGS="--only pipeline,scan --event-log"
@@ -12,17 +13,18 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install postgres test lint format demo bench package clean
+.PHONY: help install jars postgres test lint format demo bench package clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): setup.py tools/setup.py
+$(STAMP): setup.py tools/setup.py jvm/pom.xml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,lint,demo,bench]' -e ./tools
 	$(BIN)/pip check
+	$(MAKE) --no-print-directory jars
 	@# Spark's classes as a JVM class-data archive: local JVMs start and warm up ~2x faster.
 	$(BIN)/python -m clickstream_tools.jvm_archive || echo "warning: no JVM class archive (needs JDK 13+); Spark starts slower"
 	@$(MAKE) --no-print-directory postgres
@@ -36,6 +38,14 @@ postgres: ## Install the PostgreSQL server the JDBC tests start (Debian package 
 		(apt-get install -y -q postgresql >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null)) \
 		|| echo "warning: apt-get install postgresql failed; the JDBC tests skip (and fail with CI=true)"; \
 	else echo "note: no PostgreSQL server binaries (sudo apt-get install postgresql); the JDBC tests skip (and fail with CI=true)"; fi
+
+$(JARS_STAMP): jvm/pom.xml
+	@command -v mvn >/dev/null || { echo "mvn not found: install Maven 3 (apt-get install maven)"; exit 1; }
+	rm -f .jars/*.jar
+	mvn -q -B -f jvm/pom.xml dependency:copy-dependencies
+	@touch $@
+
+jars: $(JARS_STAMP) ## Copy the JVM jars pinned in jvm/pom.xml (S3A, Delta) from Maven Central into .jars/
 
 test: $(STAMP) ## Run the test suite (installs first when .venv is missing or stale)
 	$(BIN)/python -m pytest
@@ -58,5 +68,5 @@ package: $(STAMP) ## Build the wheel, the --py-files zip, job scripts and conf/ 
 	$(BIN)/python -m clickstream.aws.packaging --dist-dir dist
 
 clean: ## Remove the venv, the local lake, build output and caches
-	rm -rf $(VENV) .lake .bench dist build *.egg-info libs/*.egg-info .pytest_cache .ruff_cache metastore_db spark-warehouse derby.log
+	rm -rf $(VENV) .jars .metastore .lake .bench dist build *.egg-info libs/*.egg-info .pytest_cache .ruff_cache metastore_db spark-warehouse derby.log
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

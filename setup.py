@@ -29,13 +29,16 @@ EXTRAS_REQUIRE = {
         "chispa==0.12.0",
         "moto[server]==5.2.5",
         "sqlglot==30.30.0",
+        # An independent reader of the Delta tables (delta-rs); 0.25.x works with pyarrow 17.
+        "deltalake==0.25.5",
     ],
     "lint": ["ruff==0.17.6"],
     "demo": ["matplotlib==3.9.4"],
     "bench": ["duckdb==1.4.1", "psutil==7.1.3"],
     # Only on Glue itself do these find their JVM jars; locally they import, nothing more.
     "glue": ["awsgluedataplanepython==5.0.0"],
-    # Delta's jars come from the platform on Glue 5.0 and EMR 7.x.
+    # Delta's jars come from the platform on Glue 5.0 and EMR 7.x. Local sessions load the JVM
+    # jars (S3A, Delta) that `make jars` copies from Maven Central: their pins are in jvm/pom.xml.
     "delta": ["delta-spark==3.3.0"],
 }
 

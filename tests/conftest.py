@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -30,9 +38,12 @@ from pyspark.sql.types import (
     _parse_datatype_string,
 )
 
+from clickstream import jars
 from clickstream.spark import (
+    DELTA_CONF,
     SHORT_RUN_JAVA_OPTIONS,
     SHORT_RUN_SQL_CONF,
+    jars_conf,
     local_session,
     metastore_conf,
 )
@@ -56,9 +67,18 @@ _ARROW_SAFE = (
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
-    """One local[2] session with an embedded Derby metastore (one JVM per metastore dir)."""
+    """One local[2] session with an embedded Derby metastore (one JVM per metastore dir).
+
+    It loads the jars `make install` copied (S3A and Delta, as local runs with an S3 lake or
+    table_format delta do), and Delta's SQL extension, so one session serves both formats.
+    """
     catalog = str(tmp_path_factory.mktemp("catalog"))
-    conf = {**metastore_conf(catalog), **SHORT_RUN_SQL_CONF}
+    conf = {
+        **metastore_conf(catalog),
+        **SHORT_RUN_SQL_CONF,
+        **jars_conf(*jars.S3A, *jars.DELTA),
+        **DELTA_CONF,
+    }
     conf["spark.driver.extraJavaOptions"] = (
         f"{SHORT_RUN_JAVA_OPTIONS} -Dderby.system.home={catalog}"
     )
@@ -66,6 +86,75 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+# --- AWS: one moto server over HTTP for the whole test session ---------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/moto-api/", timeout=1) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start `moto_server -H 127.0.0.1 -p <free port>` for the session; yield its URL."""
+    binary = Path(sys.executable).parent / "moto_server"
+    if not binary.exists():
+        pytest.fail(f"{binary} not found: install the test extra (moto[server])")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (tmp_path_factory.mktemp("moto") / "moto_server.log").open("wb")
+    proc = subprocess.Popen(
+        [str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"moto_server did not start on {url} (see {log.name})")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def moto(moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """The moto server, reset to an empty state, as this test's whole AWS environment.
+
+    Like boto3, the project reads the standard variables: AWS_ENDPOINT_URL, fake environment
+    credentials, AWS_DEFAULT_REGION; no profile or config file is read.
+    """
+    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    return moto_server
 
 
 # --- building small frames --------------------------------------------------------------------

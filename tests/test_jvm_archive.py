@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pyspark
 import pytest
 
-from clickstream import jvm_archive
+from clickstream import jars, jvm_archive
 
 
 def test_options_name_the_archive_only_when_it_exists(
@@ -77,3 +78,32 @@ def test_the_installed_archive_serves_spark_classes_to_this_jdk() -> None:
     )
     # THEN Spark's classes come from the archive, not from the jars
     assert "org.apache.spark.deploy.SparkSubmit source: shared objects file" in out.stdout
+
+
+@pytest.mark.slow
+def test_a_session_with_the_installed_jars_still_maps_the_archive(tmp_path: Path) -> None:
+    # GIVEN the archive and the jars `make install` put in place (S3A and Delta)
+    archive = jvm_archive.archive_path()
+    if not archive.is_file():
+        pytest.skip(f"{archive} not built: `make install` builds it")
+    log = tmp_path / "classes.log"
+    script = f"""
+from clickstream import jars
+from clickstream.spark import DELTA_CONF, SHORT_RUN_JAVA_OPTIONS, jars_conf, local_session
+conf = {{**jars_conf(*jars.S3A, *jars.DELTA), **DELTA_CONF}}
+conf["spark.driver.extraJavaOptions"] = SHORT_RUN_JAVA_OPTIONS + " -Xlog:class+load=info:file={log}"
+spark = local_session("archive-with-jars", conf)
+assert spark.sql("select 1").first()[0] == 1
+spark.stop()
+"""
+    # WHEN a local session starts with those jars in spark.jars
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    loaded = log.read_text()
+    # THEN Spark's classes still come from the archive, and Delta's from the installed jar
+    assert "org.apache.spark.SparkContext source: shared objects file" in loaded
+    delta_jar = jars.jars_for("delta-spark_2.12")[0]
+    assert f"io.delta.sql.DeltaSparkSessionExtension source: file:{delta_jar}" in loaded

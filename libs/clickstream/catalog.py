@@ -9,7 +9,7 @@ from pyspark.sql import SparkSession
 
 from clickstream.config import Settings
 from clickstream.tables import PARTITION_COLUMN, Table
-from clickstream.writer import table_schema
+from clickstream.writer import format_of, is_delta, table_schema
 
 
 @dataclass
@@ -28,10 +28,11 @@ def _ddl_columns(table: Table) -> str:
     return ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in table_schema(table).fields)
 
 
-def _location_of(spark: SparkSession, name: str) -> str:
+def _described(spark: SparkSession, name: str) -> tuple[str, str]:
+    """(location, provider) of a registered table."""
     rows = spark.sql(f"DESCRIBE FORMATTED {name}").collect()
-    location = next((r["data_type"] for r in rows if r["col_name"] == "Location"), "")
-    return location.rstrip("/").removeprefix("file:")
+    info = {r["col_name"]: r["data_type"] for r in rows}
+    return info.get("Location", "").rstrip("/").removeprefix("file:"), info.get("Provider", "")
 
 
 def _partition_spec(dts: Iterable[str], separator: str = " ") -> str:
@@ -49,27 +50,41 @@ def register_hive_table(
     dropped: Iterable[str] = (),
     *,
     sync: CatalogSync | None = None,
+    table_format: str = "parquet",
 ) -> None:
-    """Create (or re-point) an external Parquet table and bring its dt partitions up to date."""
+    """Create (or re-point) an external table and bring its dt partitions up to date.
+
+    Parquet tables list their dt partitions in the metastore; a Delta table's schema and files
+    come from its log, so it is registered once (USING delta) and has no partitions to sync.
+    """
     name = f"`{database}`.`{table.name}`"
     sync = sync if sync is not None else CatalogSync()
     key = (database, table.name)
+    delta = table_format == "delta"
     if sync.synced.get(key) != location:
         spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
         exists = spark.catalog.tableExists(f"{database}.{table.name}")
-        if exists and _location_of(spark, name) != location.rstrip("/").removeprefix("file:"):
+        wanted = (location.rstrip("/").removeprefix("file:"), table_format)
+        if exists and _described(spark, name) != wanted:
             spark.sql(f"DROP TABLE {name}")  # external: the data stays where it is
             exists = False
-        if not exists:
+        if not exists and delta:
+            if not is_delta(spark, location):
+                return  # nothing written yet: the first write creates the table
+            spark.sql(
+                f"CREATE TABLE {name} USING delta LOCATION '{location}' "
+                f"COMMENT '{table.description}'"
+            )
+        elif not exists:
             partitioning = f"PARTITIONED BY (`{PARTITION_COLUMN}`)" if table.partitioned else ""
             spark.sql(
                 f"CREATE TABLE {name} ({_ddl_columns(table)}) USING parquet {partitioning} "
                 f"LOCATION '{location}' COMMENT '{table.description}'"
             )
-        if table.partitioned:
+        if table.partitioned and not delta:
             spark.sql(f"MSCK REPAIR TABLE {name} SYNC PARTITIONS")
         sync.synced[key] = location
-    elif table.partitioned:
+    elif table.partitioned and not delta:
         if dts := list(dts):
             spark.sql(f"ALTER TABLE {name} ADD IF NOT EXISTS {_partition_spec(dts)}")
         if dropped := list(dropped):
@@ -105,6 +120,7 @@ def register_tables(
                 dts.get(table.name, ()),
                 dropped.get(table.name, ()),
                 sync=sync,
+                table_format=format_of(table, settings.table_format),
             )
         return
     from clickstream.aws.glue_catalog import drop_partitions, register_partitions

@@ -14,6 +14,7 @@ import yaml
 BOOKMARK_OPTIONS = ("job-bookmark-enable", "job-bookmark-disable", "job-bookmark-pause")
 CATALOGS = ("hive", "glue", "none")
 TITLES_SOURCES = ("csv", "dms", "jdbc")
+TABLE_FORMATS = ("parquet", "delta")
 _REF = re.compile(r"\$\{([a-z_]+)\}")
 
 
@@ -156,6 +157,7 @@ def _validate(values: dict[str, Any]) -> None:
     if not values["lake_root"]:
         raise ConfigError("lake_root is empty; set it to a folder or an s3:// URI")
     _validate_titles(values)
+    _validate_storage(values)
 
 
 def _validate_titles(values: dict[str, Any]) -> None:
@@ -180,6 +182,24 @@ def _validate_titles(values: dict[str, Any]) -> None:
     for key in ("titles_jdbc_table", "titles_jdbc_key", "titles_jdbc_user"):
         if not values[key] or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", str(values[key])):
             raise ConfigError(f"{key}={values[key]!r}: set a plain SQL name, e.g. public.titles")
+
+
+def _validate_storage(values: dict[str, Any]) -> None:
+    """Keys of the storage block: table_format, hive_metastore_dir, Delta maintenance."""
+    if values["table_format"] not in TABLE_FORMATS:
+        raise ConfigError(
+            f"table_format={values['table_format']!r}: use one of {', '.join(TABLE_FORMATS)}"
+        )
+    if not values["hive_metastore_dir"]:
+        raise ConfigError("hive_metastore_dir is empty; set it to a local folder, e.g. .metastore")
+    if "://" in str(values["hive_metastore_dir"]):
+        raise ConfigError(
+            f"hive_metastore_dir={values['hive_metastore_dir']!r}: Derby needs a local folder"
+        )
+    for key in ("maintenance_lookback_days", "delta_retention_days"):
+        value = values[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{key}={value!r}: expected a whole number >= 0")
 
 
 def load_settings(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from clickstream import jars
 from clickstream.config import Settings
 from clickstream.jvm_archive import with_archive
 
@@ -72,6 +74,62 @@ def metastore_conf(catalog_dir: str) -> dict[str, str]:
     }
 
 
+# Delta Lake's SQL extension and catalog: DeltaTable SQL (OPTIMIZE, VACUUM, DESCRIBE HISTORY) and
+# `CREATE TABLE ... USING delta` in the session catalog. Static: set when a session starts.
+DELTA_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
+
+def jars_conf(*artifacts: str) -> dict[str, str]:
+    """spark.jars naming the installed jars of these artifacts (local paths, nothing fetched)."""
+    paths = [str(p) for p in jars.jars_for(*artifacts)]
+    return {"spark.jars": ",".join(paths)} if paths else {}
+
+
+def is_s3(uri: str) -> bool:
+    """Whether a path is on S3 (s3://, s3a:// or s3n://)."""
+    return uri.split("://", 1)[0] in ("s3", "s3a", "s3n") if "://" in uri else False
+
+
+def s3a_conf(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Hadoop settings for s3:// and s3a:// through S3A, from the standard AWS environment.
+
+    boto3 resolves what S3A does not read itself: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (then
+    path-style access, as S3-compatible endpoints need), AWS_REGION or AWS_DEFAULT_REGION (or
+    the profile's region), and the credentials boto3 finds (environment first). For local
+    sessions only: Glue and EMR keep their own s3:// connector and credentials.
+    """
+    import boto3
+
+    env = os.environ if environ is None else environ
+    conf = {
+        "fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "fs.AbstractFileSystem.s3.impl": "org.apache.hadoop.fs.s3a.S3A",
+    }
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        conf["fs.s3a.endpoint"] = endpoint
+        conf["fs.s3a.path.style.access"] = "true"
+        conf["fs.s3a.connection.ssl.enabled"] = str(endpoint.startswith("https:")).lower()
+    session = boto3.Session()
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or session.region_name
+    if region:
+        conf["fs.s3a.endpoint.region"] = region
+    credentials = session.get_credentials()
+    if credentials is not None:
+        frozen = credentials.get_frozen_credentials()
+        conf["fs.s3a.access.key"] = frozen.access_key
+        conf["fs.s3a.secret.key"] = frozen.secret_key
+        provider = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+        if frozen.token:
+            conf["fs.s3a.session.token"] = frozen.token
+            provider = "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider"
+        conf["fs.s3a.aws.credentials.provider"] = provider
+    return conf
+
+
 def local_session(app_name: str, conf: dict[str, str], master: str = "local[2]") -> SparkSession:
     """A local SparkSession tuned for speed on small machines."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -91,9 +149,14 @@ def local_session(app_name: str, conf: dict[str, str], master: str = "local[2]")
 def get_spark(settings: Settings, app_name: str = "clickstream") -> SparkSession:
     """The active session (Glue, EMR, tests) or a new local one; contract settings applied."""
     spark = SparkSession.getActiveSession()
+    on_s3 = is_s3(settings.lake)
     if spark is None and settings.spark_master:
-        conf = dict(settings.spark_conf)
-        if settings.catalog == "hive" and settings.is_local_lake:
+        conf = {**local_jars_conf(settings), **dict(settings.spark_conf)}
+        if on_s3:
+            conf.update({f"spark.hadoop.{k}": v for k, v in s3a_conf().items()})
+        if settings.table_format == "delta":
+            conf.update(DELTA_CONF)
+        if settings.catalog == "hive":
             conf.update(metastore_conf(catalog_dir(settings)))
             extra = conf.get(
                 "spark.driver.extraJavaOptions", LOCAL_CONF["spark.driver.extraJavaOptions"]
@@ -110,6 +173,11 @@ def get_spark(settings: Settings, app_name: str = "clickstream") -> SparkSession
                 "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHiveClientFactory",
             ).enableHiveSupport()
         spark = builder.getOrCreate()
+    elif settings.spark_master and on_s3:
+        # A session that exists already (the tests'): S3A reads these when it first opens a bucket.
+        hadoop = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+        for key, value in s3a_conf().items():
+            hadoop.set(key, value)
     apply_sql_conf(spark)
     # Local runs print progress themselves; the embedded metastore's warnings are noise there.
     spark.sparkContext.setLogLevel("ERROR" if settings.spark_master else "WARN")
@@ -122,6 +190,22 @@ def apply_sql_conf(spark: SparkSession) -> None:
         spark.conf.set(key, value)
 
 
+def local_jars_conf(settings: Settings) -> dict[str, str]:
+    """spark.jars for a local session: S3A for a lake on S3, Delta for table_format delta."""
+    needed: tuple[str, ...] = ()
+    if is_s3(settings.lake):
+        needed += jars.S3A
+    if settings.table_format == "delta":
+        needed += jars.DELTA
+    return jars_conf(*needed) if needed else {}
+
+
 def catalog_dir(settings: Settings) -> str:
-    """Folder of the embedded metastore: under the lake root, beside the data it describes."""
-    return settings.path("_catalog")
+    """Folder of the embedded metastore: under a local lake root, beside the data it describes;
+    for a lake on S3, the local folder hive_metastore_dir (Derby needs a local disk)."""
+    if settings.is_local_lake:
+        return settings.path("_catalog")
+    path = Path(settings.hive_metastore_dir)
+    if not path.is_absolute():
+        path = settings.conf_root.parent / path
+    return str(path.resolve())

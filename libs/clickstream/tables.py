@@ -116,4 +116,6 @@ QUARANTINE = Table(
 )
 
 CURATED_TABLES = (EVENTS, SESSIONS, DAILY_ACTIVE_USERS, TITLES, TITLES_HISTORY)
+# Tables written as Delta Lake tables with table_format: delta (titles stays Parquet).
+DELTA_CAPABLE = frozenset(t.name for t in (EVENTS, SESSIONS, DAILY_ACTIVE_USERS, QUARANTINE))
 ALL_TABLES = (*CURATED_TABLES, QUARANTINE)

@@ -1,18 +1,32 @@
-"""Writing curated Parquet: dt partitions, dynamic overwrite, sensible file sizes."""
+"""Writing curated tables: dt partitions replaced whole, sensible file sizes, Parquet or Delta.
+
+Parquet: dynamic partition overwrite replaces the dt folders present in the data. Delta: one
+commit per write replaces exactly the dates the caller recomputed (replaceWhere), so a reader
+never sees a date half rewritten, and dates left without rows disappear in the same commit.
+"""
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Observation, SparkSession
+from collections.abc import Sequence
+from datetime import date
+
+from pyspark.sql import Column, DataFrame, DataFrameWriter, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from clickstream import fs
 from clickstream.observe import observed
-from clickstream.tables import PARTITION_COLUMN, Table
+from clickstream.tables import DELTA_CAPABLE, PARTITION_COLUMN, Table
 
 # Parquet compresses clickstream rows ~3-4x against Spark's shuffle bytes; AQE sizes shuffle
 # partitions in shuffle bytes, so a file of target_mb needs about this many shuffle bytes.
 SHUFFLE_BYTES_PER_PARQUET_BYTE = 3
+
+
+def format_of(table: Table, table_format: str) -> str:
+    """The format a table is written in: table_format for the curated tables Delta may hold
+    (events, sessions, daily_active_users, quarantine), Parquet for titles and internal state."""
+    return table_format if table.name in DELTA_CAPABLE else "parquet"
 
 
 def table_schema(table: Table) -> StructType:
@@ -33,9 +47,20 @@ def conform(df: DataFrame, table: Table) -> DataFrame:
 
 
 def write_table(
-    df: DataFrame, lake: str, table: Table, *, target_file_mb: int = 128, rebalance: bool = True
+    df: DataFrame,
+    lake: str,
+    table: Table,
+    *,
+    target_file_mb: int = 128,
+    rebalance: bool = True,
+    table_format: str = "parquet",
+    dts: Sequence[str] | None = None,
 ) -> None:
-    """Overwrite the dt partitions present in df (all of an unpartitioned table) as snappy Parquet.
+    """Replace dt partitions of the table with df's rows (all of an unpartitioned table).
+
+    parquet: the dt partitions present in df are overwritten (dynamic partition overwrite).
+    delta: the dates in dts are replaced in one atomic commit (replaceWhere), whether df has rows
+    for them or not; df may hold no other date. Empty dts writes nothing (no table version).
 
     One file per small partition, files of about target_file_mb at scale: the rebalance hint lets
     AQE coalesce small partitions and split skewed ones, and each dt goes to its own tasks.
@@ -44,11 +69,17 @@ def write_table(
     spark = df.sparkSession
     out = conform(df, table)
     path = f"{lake}/{table.location}"
+    table_format = format_of(table, table_format)
+    if table_format == "delta" and table.partitioned:
+        if dts is None:
+            raise ValueError(f"{table.name}: a Delta write names the dates it replaces (dts)")
+        if not dts:
+            return
     if not table.partitioned:
-        out.coalesce(1).write.mode("overwrite").parquet(path)
+        _save(out.coalesce(1).write, path, table, table_format, dts)
         return
     if not rebalance:
-        out.write.mode("overwrite").partitionBy(PARTITION_COLUMN).parquet(path)
+        _save(out.write.partitionBy(PARTITION_COLUMN), path, table, table_format, dts)
         return
     # The file-size target applies to this write only; other shuffles keep the session's sizing.
     advisory = "spark.sql.adaptive.advisoryPartitionSizeInBytes"
@@ -56,9 +87,40 @@ def write_table(
     spark.conf.set(advisory, str(target_file_mb * SHUFFLE_BYTES_PER_PARQUET_BYTE * 1024 * 1024))
     try:
         rebalanced = spark.sql(f"SELECT /*+ REBALANCE({PARTITION_COLUMN}) */ * FROM {{df}}", df=out)
-        rebalanced.write.mode("overwrite").partitionBy(PARTITION_COLUMN).parquet(path)
+        _save(rebalanced.write.partitionBy(PARTITION_COLUMN), path, table, table_format, dts)
     finally:
         spark.conf.set(advisory, previous)
+
+
+def _save(
+    writer: DataFrameWriter,
+    path: str,
+    table: Table,
+    table_format: str,
+    dts: Sequence[str] | None,
+) -> None:
+    """Parquet: overwrite (dynamic per dt). Delta: overwrite only the dts, in one commit."""
+    if table_format == "parquet":
+        writer.mode("overwrite").parquet(path)
+        return
+    if table_format != "delta":
+        raise ValueError(f"table_format={table_format!r}: use parquet or delta")
+    writer = writer.format("delta").mode("overwrite")
+    if table.partitioned:
+        assert dts
+        writer = writer.option("replaceWhere", dt_predicate(dts))
+    writer.save(path)
+
+
+def dt_predicate(dts: Sequence[str]) -> str:
+    """SQL predicate selecting exactly these dt partitions."""
+    quoted = ", ".join(f"'{date.fromisoformat(dt).isoformat()}'" for dt in sorted(set(dts)))
+    return f"{PARTITION_COLUMN} IN ({quoted})"
+
+
+def is_delta(spark: SparkSession, path: str) -> bool:
+    """Whether a folder holds a Delta table (it has a _delta_log)."""
+    return fs.exists(spark, f"{path}/_delta_log")
 
 
 def read_table(
@@ -69,6 +131,13 @@ def read_table(
     schema = table_schema(table)
     if not fs.exists(spark, path):
         return spark.createDataFrame([], schema)
+    if is_delta(spark, path):
+        rows = spark.read.format("delta").load(path)
+        if table.partitioned and dts is not None:
+            if not dts:
+                return spark.createDataFrame([], schema)
+            rows = rows.where(dt_predicate(dts))
+        return rows.select([F.col(f.name).cast(f.dataType) for f in schema.fields])
     reader = spark.read.schema(schema).option("basePath", path)
     if table.partitioned and dts is not None:
         existing = [f"{path}/{PARTITION_COLUMN}={dt}" for dt in sorted(set(dts))]
@@ -77,6 +146,21 @@ def read_table(
             return spark.createDataFrame([], schema)
         return reader.parquet(*existing)
     return reader.parquet(path)
+
+
+def stored_dts(spark: SparkSession, lake: str, table: Table) -> set[str]:
+    """The dates a partitioned table holds: from the Delta log's live files (no Spark job), or
+    the dt folders of a Parquet table."""
+    path = f"{lake}/{table.location}"
+    prefix = f"{PARTITION_COLUMN}="
+    if not fs.exists(spark, path):
+        return set()
+    if is_delta(spark, path):
+        files = spark.read.format("delta").load(path).inputFiles()
+        return {
+            part[len(prefix) :] for f in files for part in f.split("/") if part.startswith(prefix)
+        }
+    return {n[len(prefix) :] for n in fs.list_names(spark, path) if n.startswith(prefix)}
 
 
 def dts_metric() -> Column:

@@ -12,7 +12,14 @@ from clickstream.pipeline.derived import Scope, scope_for
 from clickstream.pipeline.ranges import inside, outside
 from clickstream.tables import PARTITION_COLUMN, SESSIONS
 from clickstream.transforms import summarize_sessions
-from clickstream.writer import dts_metric, observed_dts, read_table, write_table
+from clickstream.writer import (
+    dts_metric,
+    format_of,
+    observed_dts,
+    read_table,
+    stored_dts,
+    write_table,
+)
 
 JOB = "build_sessions"
 
@@ -34,11 +41,19 @@ def run(ctx: JobContext) -> JobOutcome:
         sessions = kept.unionByName(changed)
     obs = Observation("sessions")
     sessions = sessions.observe(obs, F.count(F.lit(1)).alias("rows"), dts_metric())
-    write_table(sessions, settings.lake, SESSIONS, target_file_mb=settings.target_file_mb)
+    write_table(
+        sessions,
+        settings.lake,
+        SESSIONS,
+        target_file_mb=settings.target_file_mb,
+        table_format=settings.table_format,
+        dts=_replaced_dts(ctx, scope.dts, sessions),
+    )
     written = set(observed_dts(obs))
     stale = _stale_partitions(ctx, scope.dts, written)
-    for dt in stale:
-        fs.delete(spark, f"{settings.path(SESSIONS.location)}/{PARTITION_COLUMN}={dt}")
+    if format_of(SESSIONS, settings.table_format) == "parquet":  # Delta: gone in the commit
+        for dt in stale:
+            fs.delete(spark, f"{settings.path(SESSIONS.location)}/{PARTITION_COLUMN}={dt}")
     return JobOutcome(
         metrics={"sessions_written": int(observed(obs)["rows"]), "session_dates": len(written)},
         tables=(SESSIONS,),
@@ -69,3 +84,11 @@ def _stale_partitions(ctx: JobContext, dts: list[str] | None, written: set[str])
     existing = {n[len(prefix) :] for n in names if n.startswith(prefix)}
     candidates = existing if dts is None else set(dts) & existing
     return sorted(candidates - written)
+
+
+def _replaced_dts(ctx: JobContext, dts: list[str] | None, rows: DataFrame) -> list[str] | None:
+    """The dates a Delta write replaces: dts, or on a full rebuild every date stored or new."""
+    if format_of(SESSIONS, ctx.settings.table_format) != "delta" or dts is not None:
+        return dts
+    new = {r[0] for r in rows.select(PARTITION_COLUMN).distinct().collect()}
+    return sorted(new | stored_dts(ctx.spark, ctx.settings.lake, SESSIONS))

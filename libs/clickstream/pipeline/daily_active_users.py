@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pyspark.sql import Observation
+from pyspark.sql import DataFrame, Observation
 
 from clickstream.pipeline.context import JobContext, JobOutcome
 from clickstream.pipeline.derived import scope_for
-from clickstream.tables import DAILY_ACTIVE_USERS
+from clickstream.tables import DAILY_ACTIVE_USERS, PARTITION_COLUMN
 from clickstream.transforms import daily_active_users
-from clickstream.writer import dts_metric, observed_dts, write_table
+from clickstream.writer import dts_metric, format_of, observed_dts, stored_dts, write_table
 
 JOB = "daily_active_users"
 
@@ -22,7 +22,14 @@ def run(ctx: JobContext) -> JobOutcome:
     dau = daily_active_users(scope.events, timezone=settings.timezone)
     obs = Observation("dau")
     dau = dau.observe(obs, dts_metric())
-    write_table(dau, settings.lake, DAILY_ACTIVE_USERS, target_file_mb=settings.target_file_mb)
+    write_table(
+        dau,
+        settings.lake,
+        DAILY_ACTIVE_USERS,
+        target_file_mb=settings.target_file_mb,
+        table_format=settings.table_format,
+        dts=_replaced_dts(ctx, scope.dts, scope.events),
+    )
     written = tuple(observed_dts(obs))
     return JobOutcome(
         metrics={"days": len(written)},
@@ -30,3 +37,11 @@ def run(ctx: JobContext) -> JobOutcome:
         dts={DAILY_ACTIVE_USERS.name: written},
         commit=scope.selection.commit,
     )
+
+
+def _replaced_dts(ctx: JobContext, dts: list[str] | None, rows: DataFrame) -> list[str] | None:
+    """The dates a Delta write replaces: dts, or on a full rebuild every date stored or new."""
+    if format_of(DAILY_ACTIVE_USERS, ctx.settings.table_format) != "delta" or dts is not None:
+        return dts
+    new = {r[0] for r in rows.select(PARTITION_COLUMN).distinct().collect()}
+    return sorted(new | stored_dts(ctx.spark, ctx.settings.lake, DAILY_ACTIVE_USERS))

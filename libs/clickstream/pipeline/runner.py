@@ -17,7 +17,7 @@ from clickstream.catalog import register_tables
 from clickstream.config import ConfigError, Settings
 from clickstream.pipeline import JOB_NAMES
 from clickstream.pipeline.context import JobContext, JobOutcome
-from clickstream.spark import get_spark
+from clickstream.spark import catalog_dir, get_spark
 
 
 def resolve_jobs(names: Sequence[str]) -> list[str]:
@@ -58,6 +58,8 @@ def run_pipeline(
     spark = spark or get_spark(settings)
     ctx = JobContext(spark, settings, echo)
     echo(f"clickstream run {run_id}: env={settings.env} lake={settings.lake}")
+    if settings.catalog == "hive" and settings.spark_master:
+        echo(f"  catalog: embedded Derby metastore in {catalog_dir(settings)}")
     results: dict[str, Any] = {}
     for i, name in enumerate(names, 1):
         echo(f"[{i}/{len(names)}] {name}")

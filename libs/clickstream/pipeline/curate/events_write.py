@@ -38,6 +38,8 @@ def write_events(ctx: JobContext, output: DataFrame, dts: list[str]) -> EventsWr
         EVENTS,
         target_file_mb=settings.target_file_mb,
         rebalance=settings.rebalance_events,
+        table_format=settings.table_format,
+        dts=dts,
     )
     written = observed_dts(obs)
     dropped = drop_empty(spark, settings, EVENTS, dts, written)

@@ -44,7 +44,14 @@ def write_quarantine(
         keep = keep.join(F.broadcast(sources), "source_file", "left_anti")
         rows = keep.unionByName(rows)
     rows = rows.observe(all_obs, dts_metric())
-    write_table(rows, settings.lake, QUARANTINE, target_file_mb=settings.target_file_mb)
+    write_table(
+        rows,
+        settings.lake,
+        QUARANTINE,
+        target_file_mb=settings.target_file_mb,
+        table_format=settings.table_format,
+        dts=dts,
+    )
     written = observed_dts(all_obs)
     dropped = drop_empty(spark, settings, QUARANTINE, dts, written)
     return QuarantineWrite(int(observed(new_obs)["rows"]), written, dropped)
