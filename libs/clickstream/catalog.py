@@ -123,9 +123,29 @@ def register_tables(
                 table_format=format_of(table, settings.table_format),
             )
         return
-    from clickstream.aws.glue_catalog import drop_partitions, register_partitions
+    from clickstream.aws import client
+    from clickstream.aws.glue_catalog import (
+        curated_table_inputs,
+        database_inputs,
+        drop_partitions,
+        ensure_database,
+        ensure_table,
+        manifest_table,
+        register_partitions,
+    )
 
+    glue = client("glue", settings)
+    if settings.spark_master:  # a local run: database and tables too (on AWS, deploy makes them)
+        ensure_database(glue, database_inputs(settings)[0])
     for table in tables:
-        if table.partitioned:
-            register_partitions(settings, table, dts.get(table.name, ()))
-            drop_partitions(settings, table, dropped.get(table.name, ()))
+        if settings.spark_master:
+            for spec in curated_table_inputs(settings, table):
+                ensure_table(glue, settings.database, spec)
+        if not table.partitioned:
+            continue
+        # Athena reads a Delta table's log; Spectrum's manifest table lists its partitions.
+        target = (
+            manifest_table(table) if format_of(table, settings.table_format) == "delta" else table
+        )
+        register_partitions(settings, target, dts.get(table.name, ()), client=glue)
+        drop_partitions(settings, target, dropped.get(table.name, ()))

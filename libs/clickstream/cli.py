@@ -33,7 +33,7 @@ def _tool(command: str, module: str) -> ModuleType:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line: clickstream {run,sample,demo,bookmarks,deploy,redshift-sql}."""
+    """The command line: clickstream {run,sample,demo,bookmarks,deploy,maintain,redshift-sql}."""
     parser = argparse.ArgumentParser(prog="clickstream", allow_abbrev=False, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_env_args(deploy, default_env="dev")
     deploy.add_argument("--dry-run", action="store_true", help="print the plan, call nothing")
     deploy.add_argument("--emr-cluster-id", help="also add EMR steps to this cluster")
+
+    maintain = sub.add_parser(
+        "maintain",
+        allow_abbrev=False,
+        help="Delta tables: compact recently rewritten dates, vacuum past the retention",
+    )
+    add_env_args(maintain)
 
     redshift = sub.add_parser(
         "redshift-sql", allow_abbrev=False, help="print Redshift Spectrum and COPY SQL"
@@ -149,6 +156,13 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_maintain(args: argparse.Namespace) -> int:
+    from clickstream.maintenance import maintain
+
+    maintain(_settings(args))
+    return 0
+
+
 def _cmd_redshift(args: argparse.Namespace) -> int:
     from clickstream.aws.redshift import redshift_sql
 
@@ -163,6 +177,7 @@ COMMANDS = {
     "demo": _cmd_demo,
     "bookmarks": _cmd_bookmarks,
     "deploy": _cmd_deploy,
+    "maintain": _cmd_maintain,
     "redshift-sql": _cmd_redshift,
 }
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from clickstream import jars
+from clickstream import delta_lake, jars
 from clickstream.config import Settings
 from clickstream.jvm_archive import with_archive
 
@@ -75,11 +75,9 @@ def metastore_conf(catalog_dir: str) -> dict[str, str]:
 
 
 # Delta Lake's SQL extension and catalog: DeltaTable SQL (OPTIMIZE, VACUUM, DESCRIBE HISTORY) and
-# `CREATE TABLE ... USING delta` in the session catalog. Static: set when a session starts.
-DELTA_CONF = {
-    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-}
+# `CREATE TABLE ... USING delta` in the session catalog (static: set when a session starts), and
+# symlink manifests kept current for Redshift Spectrum.
+DELTA_CONF = dict(delta_lake.SESSION_CONF)
 
 
 def jars_conf(*artifacts: str) -> dict[str, str]:

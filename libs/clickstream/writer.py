@@ -14,7 +14,7 @@ from pyspark.sql import Column, DataFrame, DataFrameWriter, Observation, SparkSe
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from clickstream import fs
+from clickstream import delta_lake, fs
 from clickstream.observe import observed
 from clickstream.tables import DELTA_CAPABLE, PARTITION_COLUMN, Table
 
@@ -76,10 +76,10 @@ def write_table(
         if not dts:
             return
     if not table.partitioned:
-        _save(out.coalesce(1).write, path, table, table_format, dts)
+        _save(spark, out.coalesce(1).write, path, table, table_format, dts)
         return
     if not rebalance:
-        _save(out.write.partitionBy(PARTITION_COLUMN), path, table, table_format, dts)
+        _save(spark, out.write.partitionBy(PARTITION_COLUMN), path, table, table_format, dts)
         return
     # The file-size target applies to this write only; other shuffles keep the session's sizing.
     advisory = "spark.sql.adaptive.advisoryPartitionSizeInBytes"
@@ -87,12 +87,13 @@ def write_table(
     spark.conf.set(advisory, str(target_file_mb * SHUFFLE_BYTES_PER_PARQUET_BYTE * 1024 * 1024))
     try:
         rebalanced = spark.sql(f"SELECT /*+ REBALANCE({PARTITION_COLUMN}) */ * FROM {{df}}", df=out)
-        _save(rebalanced.write.partitionBy(PARTITION_COLUMN), path, table, table_format, dts)
+        _save(spark, rebalanced.write.partitionBy(PARTITION_COLUMN), path, table, table_format, dts)
     finally:
         spark.conf.set(advisory, previous)
 
 
 def _save(
+    spark: SparkSession,
     writer: DataFrameWriter,
     path: str,
     table: Table,
@@ -110,6 +111,8 @@ def _save(
         assert dts
         writer = writer.option("replaceWhere", dt_predicate(dts))
     writer.save(path)
+    if table.partitioned:
+        delta_lake.write_copy_manifests(spark, path, dts)
 
 
 def dt_predicate(dts: Sequence[str]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from clickstream.config import Settings, load_settings
 from clickstream.pipeline.runner import run_pipeline
 from clickstream.spark import get_spark
 from clickstream.tables import EVENTS
-from tests.delta_rs import read_delta
+from clickstream.writer import stored_dts
+from tests.delta_rs import delta_table, read_delta
 from tests.pipeline import incremental_helpers as ih
 from tests.pipeline.test_crash_recovery import SimulatedCrash, crash_after_events_write
 
@@ -34,9 +36,23 @@ def upload(root: Path, files: list[Path], lake: str) -> None:
 
 
 def s3_settings(lake: str, table_format: str, *overrides: str) -> Settings:
+    """A local run on an S3 lake that registers its tables in the Glue Data Catalog (moto's)."""
     return load_settings(
-        "local", [f"lake_root={lake}", "catalog=none", f"table_format={table_format}", *overrides]
+        "local",
+        [
+            f"lake_root={lake}",
+            "catalog=glue",
+            f"database=curated_{table_format}",
+            f"table_format={table_format}",
+            *overrides,
+        ],
     )
+
+
+def glue_partitions(database: str, table: str) -> list[str]:
+    glue = boto3.client("glue")
+    pages = glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table)
+    return sorted(p["Values"][0] for page in pages for p in page["Partitions"])
 
 
 def without_raw_prefix(df: DataFrame) -> DataFrame:
@@ -81,10 +97,38 @@ def test_s3_lake_in_batches_with_a_crash_and_a_rerun_gives_the_full_run(
     ih.assert_same_tables(spark, full, settings, assert_frames_equal)
     events = ih.comparable(spark, settings, EVENTS)
     assert events.groupBy("event_id").count().where(F.col("count") > 1).count() == 0
-    if table_format == "delta":  # and an independent reader sees the same over S3
-        for table in ih.COMPARED:
-            actual = read_delta(make_frame, settings.path(table.location), table, moto)
-            assert_frames_equal(
-                without_raw_prefix(actual) if "source_file" in actual.columns else actual,
-                ih.comparable(spark, full, table),
-            )
+    dts = sorted(stored_dts(spark, settings.lake, EVENTS))
+    glue = boto3.client("glue")
+    if table_format == "parquet":  # and the Glue Data Catalog lists every partition
+        assert glue_partitions(settings.database, EVENTS.name) == dts
+        return
+    # and an independent reader sees the same tables over S3
+    for table in ih.COMPARED:
+        actual = read_delta(make_frame, settings.path(table.location), table, moto)
+        assert_frames_equal(
+            without_raw_prefix(actual) if "source_file" in actual.columns else actual,
+            ih.comparable(spark, full, table),
+        )
+    # and Glue holds the Delta table for Athena and the manifest table, partitioned, for Spectrum
+    events = glue.get_table(DatabaseName=settings.database, Name="events")["Table"]
+    assert events["Parameters"]["table_type"] == "DELTA" and not events.get("PartitionKeys")
+    assert glue_partitions(settings.database, "events_manifest") == dts
+    # and the manifests list exactly the live files of each date (the folders hold more)
+    live = delta_table(settings.path(EVENTS.location), moto).get_add_actions(flatten=True)
+    s3 = boto3.client("s3")
+    for dt in dts:
+        files = {
+            (f"{settings.path(EVENTS.location)}/{a['path']}", a["size_bytes"])
+            for a in live.to_pylist()
+            if a["partition.dt"] == dt
+        }
+        key = f"lake-delta/{EVENTS.location}/_symlink_format_manifest/dt={dt}/manifest"
+        symlinks = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode().split()
+        assert {u.replace("s3a://", "s3://") for u in symlinks} == {f for f, _ in files}
+        copy = json.loads(
+            s3.get_object(
+                Bucket=BUCKET,
+                Key=f"lake-delta/{EVENTS.location}/_redshift_manifest/dt={dt}.manifest",
+            )["Body"].read()
+        )
+        assert {(e["url"], e["meta"]["content_length"]) for e in copy["entries"]} == files

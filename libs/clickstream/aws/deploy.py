@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import clickstream
+from clickstream import delta_lake
 from clickstream.aws import client, split_s3_uri
 from clickstream.aws.glue_catalog import (
     catalog_tables,
@@ -123,6 +124,7 @@ class DeployTargets:
     number_of_workers: int
     timeout_minutes: int
     bookmark_option: str
+    table_format: str = "parquet"
 
     @property
     def release_uri(self) -> str:
@@ -166,6 +168,7 @@ def deploy_targets(settings: Settings, version: str = clickstream.__version__) -
         number_of_workers=int(settings.values["glue_number_of_workers"]),
         timeout_minutes=timeout,
         bookmark_option=str(settings.values.get("bookmark_option") or "job-bookmark-enable"),
+        table_format=str(settings.values.get("table_format") or "parquet"),
     )
 
 
@@ -210,6 +213,7 @@ def glue_job_definition(targets: DeployTargets, uris: Mapping[str, str], job: st
             "--enable-glue-datacatalog": "true",
             "--enable-metrics": "true",
             "--TempDir": f"{targets.artifacts_uri}/tmp/",
+            **(delta_lake.glue_job_arguments() if targets.table_format == "delta" else {}),
         },
         "ExecutionProperty": {"MaxConcurrentRuns": 1},
         "MaxRetries": 0,
@@ -267,6 +271,7 @@ def emr_step(targets: DeployTargets, uris: Mapping[str, str], job: str) -> dict[
                 uris["zip"],
                 "--files",
                 uris["conf"],
+                *(delta_lake.emr_submit_args() if targets.table_format == "delta" else []),
                 targets.uri(f"jobs/{job}.py"),
                 "--env",
                 targets.env,

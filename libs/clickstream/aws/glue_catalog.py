@@ -31,12 +31,15 @@ from pyspark.sql.types import (
 
 from clickstream.aws import client as make_client
 from clickstream.config import ConfigError, Settings
+from clickstream.delta_lake import SYMLINK_MANIFEST_DIR
 from clickstream.tables import ALL_TABLES, PARTITION_COLUMN, Table
+from clickstream.writer import format_of
 
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
+SYMLINK_INPUT = "org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat"
 TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
 LAZY_SIMPLE_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
 OPEN_CSV_SERDE = "org.apache.hadoop.hive.serde2.OpenCSVSerde"
@@ -51,6 +54,8 @@ PROJECTION_END = "NOW+1DAYS"
 # dropped) makes the table differ; any other extra parameter is left to whoever set it.
 MANAGED_PARAMETER_PREFIXES = (
     "EXTERNAL",
+    "table_type",
+    "spark.sql.sources.provider",
     "classification",
     "parquet.",
     "projection.",
@@ -218,9 +223,71 @@ def raw_table_inputs(settings: Settings) -> list[dict[str, Any]]:
     return [raw_clickstream, ref_titles]
 
 
+def manifest_table(table: Table) -> Table:
+    """Redshift Spectrum's table over a Delta table's symlink manifests: <name>_manifest."""
+    return Table(
+        f"{table.name}_manifest",
+        f"{table.location}/{SYMLINK_MANIFEST_DIR}",
+        table.schema,
+        description=f"Redshift Spectrum view of Delta table {table.name} (symlink manifests)",
+    )
+
+
+def delta_table_input(settings: Settings, table: Table) -> dict[str, Any]:
+    """A Glue TableInput for a Delta table that Athena (engine v3) and Spark read natively.
+
+    Athena needs only the location and table_type=DELTA: schema, partitions and live files come
+    from the Delta log, so the table has no partition keys to keep up to date.
+    """
+    location = table_location(settings, table)
+    columns = _columns(table)
+    if table.partitioned:
+        columns.append({"Name": PARTITION_COLUMN, "Type": "string"})
+    return {
+        "Name": table.name,
+        "Description": f"{table.description} (Delta Lake)",
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {
+            "EXTERNAL": "TRUE",
+            "table_type": "DELTA",
+            "spark.sql.sources.provider": "delta",
+        },
+        "PartitionKeys": [],
+        "StorageDescriptor": {
+            "Columns": columns,
+            "Location": location,
+            "InputFormat": PARQUET_INPUT,
+            "OutputFormat": PARQUET_OUTPUT,
+            "Compressed": False,
+            "StoredAsSubDirectories": False,
+            "SerdeInfo": {
+                "SerializationLibrary": PARQUET_SERDE,
+                "Parameters": {"serialization.format": "1", "path": location},
+            },
+        },
+    }
+
+
+def manifest_table_input(settings: Settings, table: Table) -> dict[str, Any]:
+    """A Glue TableInput for <table>_manifest: Parquet files listed by symlink manifests, by dt."""
+    spec = curated_table_input(settings, manifest_table(table))
+    spec["StorageDescriptor"]["InputFormat"] = SYMLINK_INPUT
+    spec["StorageDescriptor"]["OutputFormat"] = TEXT_OUTPUT
+    return spec
+
+
+def curated_table_inputs(settings: Settings, table: Table) -> list[dict[str, Any]]:
+    """The catalog entries of a curated table: Parquet, or Delta and its Spectrum manifest table."""
+    if format_of(table, settings.table_format) == "delta":
+        return [delta_table_input(settings, table), manifest_table_input(settings, table)]
+    return [curated_table_input(settings, table)]
+
+
 def catalog_tables(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
     """(database, TableInput) of every table deploy manages: curated + quarantine, then raw."""
-    curated = [(settings.database, curated_table_input(settings, t)) for t in ALL_TABLES]
+    curated = [
+        (settings.database, spec) for t in ALL_TABLES for spec in curated_table_inputs(settings, t)
+    ]
     raw = [(settings.raw_database, t) for t in raw_table_inputs(settings)]
     return curated + raw
 

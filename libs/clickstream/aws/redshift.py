@@ -36,7 +36,9 @@ from pyspark.sql.types import (
 
 from clickstream.aws.glue_catalog import lake_uri
 from clickstream.config import ConfigError, Settings
+from clickstream.delta_lake import copy_manifest_path
 from clickstream.tables import CURATED_TABLES, PARTITION_COLUMN, Table
+from clickstream.writer import format_of
 
 DT_PLACEHOLDER = "${dt}"
 PLACEHOLDER_ROLE = "arn:aws:iam::<account-id>:role/<redshift-spectrum-role>"
@@ -128,8 +130,14 @@ def load_statements(
     stage = f"stage_{table.name}"
     columns = ", ".join(table.columns)
     target = f"{schema}.{table.name}"
-    if table.partitioned:
+    manifest = ""
+    if table.partitioned and format_of(table, settings.table_format) == "delta":
+        # The folder still holds replaced files until VACUUM: load the date's live files only.
+        source = copy_manifest_path(f"{lake}/{table.location}", dt)
+        manifest = " MANIFEST"
+    elif table.partitioned:
         source = f"{lake}/{table.location}/{PARTITION_COLUMN}={dt}/"
+    if table.partitioned:
         dt_value = f"{_literal(dt)}::DATE"
         delete = f"DELETE FROM {target} WHERE {PARTITION_COLUMN} = {dt_value}"
         insert = (
@@ -145,7 +153,7 @@ def load_statements(
         "BEGIN",
         f"CREATE TEMP TABLE {stage} ({stage_columns})",
         f"COPY {stage} ({columns}) FROM {_literal(source)} "
-        f"IAM_ROLE {_literal(iam_role)} FORMAT AS PARQUET",
+        f"IAM_ROLE {_literal(iam_role)} FORMAT AS PARQUET{manifest}",
         delete,
         insert,
         f"DROP TABLE {stage}",
@@ -172,11 +180,16 @@ def redshift_statements(
         except ValueError:
             raise ValueError(f"dt={dt!r}: expected a date as YYYY-MM-DD") from None
     day = dt or DT_PLACEHOLDER
+    spectrum_comment = (
+        f"Spectrum: query the lake in place through Glue database {settings.database}"
+    )
+    delta = [t.name for t in CURATED_TABLES if format_of(t, settings.table_format) == "delta"]
+    if delta:
+        spectrum_comment += "; Delta tables through their symlink-manifest tables " + ", ".join(
+            f"{spectrum}.{name}_manifest" for name in delta
+        )
     sections = [
-        (
-            f"Spectrum: query the lake in place through Glue database {settings.database}",
-            [external_schema_sql(settings, spectrum, role)],
-        ),
+        (spectrum_comment, [external_schema_sql(settings, spectrum, role)]),
         (
             f"Native tables in schema {native}: Parquet file columns in file order, then dt",
             [f"CREATE SCHEMA IF NOT EXISTS {native}"]

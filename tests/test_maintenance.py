@@ -1,0 +1,92 @@
+"""`clickstream maintain`: OPTIMIZE the recently rewritten dates of Delta tables, then VACUUM."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+
+from clickstream.config import Settings, load_settings
+from clickstream.delta_lake import copy_manifest_path
+from clickstream.maintenance import maintain
+from clickstream.tables import QUARANTINE
+from clickstream.writer import read_table, table_schema, write_table
+from tests.delta_rs import delta_table
+
+DAY = "2026-03-01"
+
+
+def settings_for(lake: Path, *overrides: str) -> Settings:
+    return load_settings(
+        "local", [f"lake_root={lake}", "table_format=delta", "catalog=none", *overrides]
+    )
+
+
+def rows(n: int) -> list[tuple]:
+    at = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    return [(f"bad {i}", "not_json", f"s3://raw/obj-{i % 3}", at, DAY) for i in range(n)]
+
+
+@pytest.fixture
+def small_files(spark: SparkSession, make_frame: Callable[..., DataFrame], tmp_path: Path) -> str:
+    """A Delta quarantine table whose one date has three small files (version 0)."""
+    df = make_frame(rows(30), table_schema(QUARANTINE)).repartition(3)
+    write_table(df, str(tmp_path), QUARANTINE, rebalance=False, table_format="delta", dts=[DAY])
+    uri = f"{tmp_path}/{QUARANTINE.location}"
+    assert len(delta_table(uri).files()) == 3
+    return uri
+
+
+def test_recent_dates_are_compacted_and_time_travel_keeps_the_retention(
+    spark: SparkSession, small_files: str, tmp_path: Path, assert_frames_equal: Callable[..., None]
+) -> None:
+    # GIVEN a date rewritten just now in three small files
+    settings = settings_for(tmp_path, "maintenance_lookback_days=3", "delta_retention_days=7")
+    before = read_table(spark, settings.lake, QUARANTINE)
+    expected = spark.createDataFrame(before.collect(), before.schema)
+    # WHEN maintenance runs
+    maintain(settings, spark=spark, echo=lambda _: None)
+    # THEN the date has one file, the same rows, and a COPY manifest naming that file
+    table = delta_table(small_files)
+    assert len(table.files()) == 1
+    assert_frames_equal(read_table(spark, settings.lake, QUARANTINE), expected)
+    manifest = json.loads(Path(copy_manifest_path(small_files, DAY)).read_text())
+    assert [Path(e["url"]).name for e in manifest["entries"]] == [Path(table.files()[0]).name]
+    # and version 0 (three files) is still readable: within the 7-day retention
+    table.load_as_version(0)
+    assert len(table.files()) == 3 and table.to_pyarrow_table().num_rows == 30
+
+
+def test_vacuum_removes_files_past_the_retention_but_no_live_file(
+    spark: SparkSession, small_files: str, tmp_path: Path
+) -> None:
+    # GIVEN a table compacted once, and a retention of 0 days
+    settings = settings_for(tmp_path, "delta_retention_days=0")
+    # WHEN maintenance runs
+    maintain(settings, spark=spark, echo=lambda _: None)
+    # THEN only the live file is left on disk, and the current rows are all there
+    on_disk = list(Path(small_files).glob("dt=*/*.parquet"))
+    assert len(on_disk) == 1 and delta_table(small_files).to_pyarrow_table().num_rows == 30
+
+
+def test_dates_rewritten_before_the_lookback_are_not_compacted(
+    spark: SparkSession, small_files: str, tmp_path: Path
+) -> None:
+    # GIVEN a date last rewritten more than maintenance_lookback_days ago
+    settings = settings_for(tmp_path, "maintenance_lookback_days=3")
+    later = datetime.now(UTC) + timedelta(days=4)
+    # WHEN maintenance runs THEN its files are left as they are
+    result = maintain(settings, spark=spark, echo=lambda _: None, now=later)
+    (done,) = [r for r in result if r["table"] == QUARANTINE.name]
+    assert done["dates"] == [] and len(delta_table(small_files).files()) == 3
+
+
+def test_a_parquet_lake_has_nothing_to_maintain(tmp_path: Path) -> None:
+    lines: list[str] = []
+    settings = load_settings("local", [f"lake_root={tmp_path}"])
+    assert maintain(settings, echo=lines.append) == []
+    assert lines == ["table_format is parquet: nothing to maintain"]
