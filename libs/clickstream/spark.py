@@ -77,7 +77,9 @@ def metastore_conf(catalog_dir: str) -> dict[str, str]:
 # Delta Lake's SQL extension and catalog: DeltaTable SQL (OPTIMIZE, VACUUM, DESCRIBE HISTORY) and
 # `CREATE TABLE ... USING delta` in the session catalog (static: set when a session starts), and
 # symlink manifests kept current for Redshift Spectrum.
-DELTA_CONF = dict(delta_lake.SESSION_CONF)
+# Local sessions replay a Delta log in 2 tasks (Delta's default, 50, suits clusters: on 2 cores
+# every read of a small table paid for 50 tasks).
+DELTA_CONF = {**delta_lake.SESSION_CONF, "spark.databricks.delta.snapshotPartitions": "2"}
 
 
 def jars_conf(*artifacts: str) -> dict[str, str]:
