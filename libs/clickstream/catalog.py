@@ -125,22 +125,18 @@ def register_tables(
         return
     from clickstream.aws import client
     from clickstream.aws.glue_catalog import (
-        curated_table_inputs,
-        database_inputs,
         drop_partitions,
-        ensure_database,
-        ensure_table,
+        ensure_run_catalog,
         manifest_table,
         register_partitions,
     )
 
+    tables = list(tables)
     glue = client("glue", settings)
-    if settings.spark_master:  # a local run: database and tables too (on AWS, deploy makes them)
-        ensure_database(glue, database_inputs(settings)[0])
+    # The database and tables, with deploy's definitions, when missing (a fresh account or a
+    # local run against a Glue endpoint); AccessDenied names `clickstream deploy`.
+    ensure_run_catalog(settings, tables, client=glue)
     for table in tables:
-        if settings.spark_master:
-            for spec in curated_table_inputs(settings, table):
-                ensure_table(glue, settings.database, spec)
         if not table.partitioned:
             continue
         # Athena reads a Delta table's log; Spectrum's manifest table lists its partitions.
@@ -148,4 +144,4 @@ def register_tables(
             manifest_table(table) if format_of(table, settings.table_format) == "delta" else table
         )
         register_partitions(settings, target, dts.get(table.name, ()), client=glue)
-        drop_partitions(settings, target, dropped.get(table.name, ()))
+        drop_partitions(settings, target, dropped.get(table.name, ()), client=glue)

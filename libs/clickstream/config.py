@@ -156,6 +156,9 @@ def _validate(values: dict[str, Any]) -> None:
         raise ConfigError(f"catalog={values['catalog']!r}: use one of {', '.join(CATALOGS)}")
     if not values["lake_root"]:
         raise ConfigError("lake_root is empty; set it to a folder or an s3:// URI")
+    if values.get("glue_workflow_schedule") in ("null", "None", "~", ""):
+        values["glue_workflow_schedule"] = None  # --set glue_workflow_schedule=null
+    _validate_glue_schedule(values.get("glue_workflow_schedule"))
     _validate_titles(values)
     _validate_storage(values)
 
@@ -200,6 +203,21 @@ def _validate_storage(values: dict[str, Any]) -> None:
         value = values[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"{key}={value!r}: expected a whole number >= 0")
+
+
+# A Glue schedule: cron( followed by six space-separated fields and ).
+_GLUE_CRON = re.compile(r"cron\(\S+( \S+){5}\)")
+
+
+def _validate_glue_schedule(value: Any) -> None:
+    """glue_workflow_schedule is null or a Glue cron expression with six fields."""
+    if value is None:
+        return
+    if not isinstance(value, str) or not _GLUE_CRON.fullmatch(value.strip()):
+        raise ConfigError(
+            f"glue_workflow_schedule={value!r}: expected a Glue cron expression with six fields, "
+            "e.g. cron(0 * * * ? *) for hourly, or null for an on-demand workflow"
+        )
 
 
 def load_settings(

@@ -355,7 +355,8 @@ def test_emr_steps_are_added_once(
     steps = list(reversed(emr.list_steps(ClusterId=cluster)["Steps"]))
     assert [s["Name"] for s in steps] == [glue_job_name("dev", job) for job in JOB_NAMES]
     for step, job in zip(steps, JOB_NAMES, strict=True):
-        assert step["ActionOnFailure"] == "CONTINUE"
+        # a failed job cancels the steps after it: sessions and DAU never run on a failed curate
+        assert step["ActionOnFailure"] == "CANCEL_AND_WAIT"
         assert step["Config"]["Jar"] == "command-runner.jar"
         assert step["Config"]["Args"] == [
             "spark-submit",

@@ -16,13 +16,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pytest
 from pyspark import SparkContext
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
+
+if TYPE_CHECKING:  # the double also runs in the Glue stand-in, which has no pytest
+    import pytest
 
 FILE = "_object"  # column of a registered frame: the object (URI) each row came from
 BOOKMARK_OPTIONS = ("job-bookmark-enable", "job-bookmark-pause", "job-bookmark-disable")
@@ -226,33 +228,3 @@ class GlueDouble:
         for name, module in self.modules().items():
             monkeypatch.setitem(sys.modules, name, module)
         return self
-
-
-def raw_lines_frame(spark: SparkSession, root: Path) -> DataFrame:
-    """What Glue's text reader gives for the objects under root: (line, FILE) per line.
-
-    Gzip objects are decompressed; empty objects give no rows. Objects are named file:///...
-    (Glue's spelling), not file:/... as Hadoop lists them.
-    """
-    import gzip
-
-    rows = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        data = path.read_bytes()
-        text = (gzip.decompress(data) if path.suffix == ".gz" else data).decode("utf-8")
-        rows += [(line, path.as_uri()) for line in text.splitlines()]
-    return spark.createDataFrame(rows, f"line string, {FILE} string")
-
-
-def csv_rows_frame(spark: SparkSession, root: Path) -> DataFrame:
-    """What Glue's CSV reader gives for the CSV files under root: the columns and FILE."""
-    import csv
-
-    rows = []
-    for path in sorted(root.rglob("*.csv")):
-        with path.open(encoding="utf-8", newline="") as handle:
-            for record in csv.DictReader(handle):
-                rows.append((record["title_id"], record["title"], record["genre"], path.as_uri()))
-    return spark.createDataFrame(
-        rows, f"title_id string, title string, genre string, {FILE} string"
-    )

@@ -9,29 +9,16 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
+from clickstream import bookmarks
 from clickstream.aws.deploy import glue_job_name
 from clickstream.config import ConfigError
 from clickstream.pipeline import JOB_NAMES, runner
-from clickstream.runtime.glue import (
-    UnlistedObjectsError,
-    glue_settings,
-    normalise_uri,
-    transformation_ctx,
-)
+from clickstream.runtime.glue import glue_settings
 from clickstream.tables import DAILY_ACTIVE_USERS, EVENTS, QUARANTINE, SESSIONS, TITLES, Table
 from clickstream.writer import read_table, table_schema
 from tests.pipeline import lake_fixture as lf
 from tests.runtime import job_main
-from tests.runtime.fake_awsglue import (
-    FILE,
-    Call,
-    GlueArgumentError,
-    GlueDouble,
-    csv_rows_frame,
-    raw_lines_frame,
-)
-
-RAW_DATABASE = "raw"  # conf/base.yaml raw_database
+from tests.runtime.fake_awsglue import Call, GlueArgumentError, GlueDouble
 
 
 def glue_argv(job: str, lake: Path, catalog: str = "hive") -> list[str]:
@@ -55,11 +42,8 @@ def glue_argv(job: str, lake: Path, catalog: str = "hive") -> list[str]:
 
 
 def glue_with_lake(spark: SparkSession, lake: Path) -> GlueDouble:
-    """A Glue double whose raw catalog tables cover the lake's raw objects and titles CSV."""
-    double = GlueDouble(spark, watch=lake)
-    double.register(RAW_DATABASE, "raw_clickstream", raw_lines_frame(spark, lake / "raw"))
-    double.register(RAW_DATABASE, "ref_titles", csv_rows_frame(spark, lake / "ref" / "titles"))
-    return double
+    """A Glue double watching the lake's Parquet files (no catalog tables: jobs list S3)."""
+    return GlueDouble(spark, watch=lake)
 
 
 def run_script(double: GlueDouble, job: str, argv: list[str]) -> tuple[int, list[Call]]:
@@ -121,28 +105,12 @@ def test_every_script_exits_zero_on_glue(glue_runs: GlueRuns) -> None:
 
 
 @pytest.mark.slow
-def test_every_catalog_source_carries_a_stable_transformation_ctx(glue_runs: GlueRuns) -> None:
-    def reads(run: dict[str, tuple[int, list[Call]]]) -> list[tuple[str, str, str, str]]:
-        return [
-            (job, c.detail["database"], c.detail["table_name"], c.detail["transformation_ctx"])
-            for job, (_, calls) in run.items()
-            for c in calls
-            if c.kind == "from_catalog"
-        ]
-
-    # THEN the raw sources are read through the catalog, each with a non-empty ctx ...
-    first = reads(glue_runs.first)
-    assert first == [
-        ("load_titles", RAW_DATABASE, "ref_titles", "load_titles_ref_titles"),
-        ("curate_events", RAW_DATABASE, "raw_clickstream", "curate_events_raw_clickstream"),
-    ]
-    assert all(ctx for *_, ctx in first)
-    # ... the same one on the next run (Glue keys its bookmark on it) ...
-    assert reads(glue_runs.second) == first
-    # ... and with the object name attached to every row
-    for _, calls in glue_runs.first.values():
-        for call in (c for c in calls if c.kind == "from_catalog"):
-            assert call.detail["additional_options"]["attachFilename"] == "source_file"
+def test_glue_runs_read_no_object_through_glues_reader(glue_runs: GlueRuns) -> None:
+    # THEN no job asks Glue's reader for its inputs: each raw object is read once, by the
+    # project's Firehose reader, and chosen by the project's bookmark store
+    for run in (glue_runs.first, glue_runs.second):
+        for job, (_, calls) in run.items():
+            assert [c for c in calls if c.kind == "from_catalog"] == [], job
 
 
 WRITES = {
@@ -191,23 +159,12 @@ def test_glue_runs_write_the_expected_tables(
 
 
 @pytest.mark.slow
-def test_glue_bookmark_picks_the_objects_with_records(glue_runs: GlueRuns) -> None:
-    # GIVEN four raw objects, one of them empty (Glue's reader gives no row for it)
-    _, calls = glue_runs.first["curate_events"]
-    (read,) = [c for c in calls if c.kind == "from_catalog"]
-    objects = {normalise_uri(o) for o in read.detail["objects_returned"]}
-    assert objects == {normalise_uri(glue_runs.sources[k]) for k in "abd"}
-
-
-@pytest.mark.slow
 def test_second_run_reads_no_new_objects_writes_nothing_and_commits_once(
     glue_runs: GlueRuns,
 ) -> None:
-    # GIVEN Glue's bookmark advanced by the first run's commits
+    # GIVEN the bookmarks advanced by the first run
     for job, (_, calls) in glue_runs.second.items():
-        # THEN each catalog read returns nothing new and each job commits exactly once
-        for read in (c for c in calls if c.kind == "from_catalog"):
-            assert read.detail["objects_returned"] == [], job
+        # THEN each job commits exactly once
         assert [c.kind for c in calls].count("job.commit") == 1, job
     # AND no Parquet file was written or rewritten
     assert glue_runs.files_after_second == glue_runs.files_after_first
@@ -229,21 +186,8 @@ def fresh_glue(
 
 
 @pytest.mark.slow
-def test_a_failed_read_propagates_and_never_commits(fresh_glue: GlueDouble, tmp_path: Path) -> None:
-    # GIVEN a catalog read that fails
-    fresh_glue.read_error = OSError("S3 read timed out")
-    # WHEN curate_events runs on Glue THEN the error reaches Glue, which marks the run failed
-    with pytest.raises(OSError, match="S3 read timed out"):
-        job_main("curate_events")(glue_argv("curate_events", tmp_path, catalog="none"))
-    # AND the job was initialised but never committed; nothing was written
-    assert len(fresh_glue.calls("job.init")) == 1
-    assert fresh_glue.calls("job.commit") == []
-    assert parquet_files(tmp_path) == {}
-
-
-@pytest.mark.slow
 def test_a_failure_after_the_write_never_commits_and_the_retry_reads_again(
-    fresh_glue: GlueDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spark: SparkSession, fresh_glue: GlueDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def catalog_down(*args: object, **kwargs: object) -> None:
         raise RuntimeError("Glue Data Catalog unavailable")
@@ -254,30 +198,65 @@ def test_a_failure_after_the_write_never_commits_and_the_retry_reads_again(
         m.setattr(runner, "register_tables", catalog_down)
         with pytest.raises(RuntimeError, match="Glue Data Catalog unavailable"):
             job_main("load_titles")(argv)
-    # THEN the write happened but job.commit never came: Glue's bookmark did not advance
+    # THEN the write happened but neither job.commit nor the bookmark commit came
     assert partitions(list(parquet_files(tmp_path)), TITLES) == [TITLES.location]
-    assert fresh_glue.calls("job.commit") == [] and fresh_glue.committed == {}
-    # WHEN the job runs again THEN it reads the titles again, and commits once
+    assert fresh_glue.calls("job.commit") == []
+    assert bookmarks.show(spark, str(tmp_path), "load_titles")["processed"] == {}
+    # WHEN the job runs again THEN it reads the titles again, commits once, and records them
     assert job_main("load_titles")(argv) == 0
-    reads = fresh_glue.calls("from_catalog")
-    assert [len(r.detail["objects_returned"]) for r in reads] == [1, 1]
     assert len(fresh_glue.calls("job.commit")) == 1
+    processed = bookmarks.show(spark, str(tmp_path), "load_titles")["processed"]
+    assert [Path(uri).name for uri in processed] == ["titles.csv"]
+
+
+def _deliver_on_first_write(monkeypatch: pytest.MonkeyPatch, source: Path, target: Path) -> None:
+    """Firehose delivers `target` (moved from `source`) when the run starts writing Parquet."""
+    from pyspark.sql.readwriter import DataFrameWriter
+
+    for name in ("parquet", "save"):
+        original = getattr(DataFrameWriter, name)
+
+        def write(self: DataFrameWriter, *args: object, _original=original, **kw: object) -> None:
+            if source.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                source.rename(target)
+            return _original(self, *args, **kw)
+
+        monkeypatch.setattr(DataFrameWriter, name, write)
 
 
 @pytest.mark.slow
-def test_objects_glue_reports_but_the_listing_missed_fail_before_any_write(
-    spark: SparkSession, fresh_glue: GlueDouble, tmp_path: Path
+def test_an_object_delivered_during_a_glue_run_is_read_once_by_the_next_run(
+    spark: SparkSession,
+    fresh_glue: GlueDouble,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    assert_frames_equal: Callable[..., None],
 ) -> None:
-    # GIVEN Glue reports an object that arrived after the job listed the raw zone
-    late = (tmp_path / "elsewhere" / "clickstream-1-late").as_uri()
-    raw = fresh_glue.tables[(RAW_DATABASE, "raw_clickstream")]
-    extra = spark.createDataFrame([('{"event_id":"x"}', late)], f"line string, {FILE} string")
-    fresh_glue.register(RAW_DATABASE, "raw_clickstream", raw.unionByName(extra))
-    # WHEN curate_events runs THEN it fails naming the object, writes nothing, never commits
-    with pytest.raises(UnlistedObjectsError, match="clickstream-1-late"):
-        job_main("curate_events")(glue_argv("curate_events", tmp_path, catalog="none"))
-    assert fresh_glue.calls("job.commit") == []
-    assert parquet_files(tmp_path) == {}
+    # GIVEN the raw zone without object d, which Firehose delivers while curate_events writes
+    sources = lf.build_lake(tmp_path)
+    d = Path(sources["d"].removeprefix("file:"))
+    held = tmp_path / "firehose-buffer" / d.name
+    held.parent.mkdir()
+    d.rename(held)
+    argv = glue_argv("curate_events", tmp_path, catalog="none")
+    assert job_main("load_titles")(glue_argv("load_titles", tmp_path, catalog="none")) == 0
+    with monkeypatch.context() as m:
+        _deliver_on_first_write(m, held, d)
+        # WHEN curate_events runs on Glue THEN it succeeds although the raw zone changed
+        assert job_main("curate_events")(argv) == 0
+    assert d.exists()
+    processed = bookmarks.show(spark, str(tmp_path), "curate_events")["processed"]
+    assert not any(uri.endswith(d.name) for uri in processed)
+    first = {r.event_id for r in read_table(spark, str(tmp_path), EVENTS).collect()}
+    assert {"e7", "e8", "e9"}.isdisjoint(first)
+    # WHEN the next hourly run comes THEN it reads d once: the events equal one full run's
+    assert job_main("curate_events")(argv) == 0
+    expected = frame(spark, EVENTS, lf.expected_events(sources))
+    assert_frames_equal(read_table(spark, str(tmp_path), EVENTS), expected)
+    # AND no run asked Glue's reader for anything
+    assert fresh_glue.calls("from_catalog") == []
+    assert len(fresh_glue.calls("job.commit")) == 3
 
 
 def glue_only_argv(*extra: str) -> list[str]:
@@ -314,25 +293,3 @@ def test_glue_arguments_are_required_like_on_glue(glue_api: GlueDouble) -> None:
 def test_a_bad_conf_override_names_the_key(glue_api: GlueDouble) -> None:
     with pytest.raises(ConfigError, match="no_such_key"):
         glue_settings(glue_only_argv("--conf_overrides", "no_such_key=1"))
-
-
-@pytest.mark.parametrize(
-    ("uri", "normal"),
-    [
-        ("s3://lake/raw/a.gz", "s3://lake/raw/a.gz"),
-        ("s3a://lake/raw/a.gz", "s3://lake/raw/a.gz"),
-        ("s3n://lake/raw/a.gz", "s3://lake/raw/a.gz"),
-        ("S3://lake/raw/a%20b.gz", "s3://lake/raw/a b.gz"),
-        ("file:///tmp/lake/a", "file:/tmp/lake/a"),
-        ("file:/tmp/lake/a", "file:/tmp/lake/a"),
-        ("/tmp/lake/a", "file:/tmp/lake/a"),
-    ],
-)
-def test_object_uris_compare_in_one_spelling(uri: str, normal: str) -> None:
-    assert normalise_uri(uri) == normal
-
-
-def test_transformation_ctx_is_job_and_source() -> None:
-    assert transformation_ctx("curate_events", "raw_clickstream") == (
-        "curate_events_raw_clickstream"
-    )

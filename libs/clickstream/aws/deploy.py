@@ -7,8 +7,11 @@ One call does, in order (each step create-or-update, so deploying twice changes 
 2. the Glue Data Catalog: `database` (curated tables + quarantine, Parquet, dt projection) and
    `raw_database` (raw_clickstream, ref_titles);
 3. one Glue 5.0 job per pipeline job, named clickstream-<env>-<job> (underscores as hyphens);
-4. with an EMR cluster id: one command-runner.jar spark-submit step per job, unless the same
-   step is already pending or running there.
+4. the Glue workflow clickstream-<env> that runs them in order on `glue_workflow_schedule`, one
+   run at a time (clickstream.aws.workflow);
+5. with an EMR cluster id: one command-runner.jar spark-submit step per job, in run order, each
+   cancelling the steps after it when it fails, unless the same step is already pending or
+   running there.
 
 The endpoint is boto3's own (AWS_ENDPOINT_URL works); the region is `aws_region`. With
 dry_run=True nothing is called on AWS: the plan lists every action and its target.
@@ -34,12 +37,21 @@ from clickstream.aws.glue_catalog import (
     lake_uri,
 )
 from clickstream.aws.packaging import Artifacts, build_package
+from clickstream.aws.workflow import (
+    ensure_trigger,
+    ensure_workflow,
+    trigger_definitions,
+    workflow_definition,
+)
 from clickstream.config import ConfigError, Settings
 from clickstream.pipeline import JOB_NAMES
 
 GLUE_VERSION = "5.0"
 GLUE_COMMAND = "glueetl"
 ACTIVE_STEP_STATES = ("PENDING", "RUNNING")
+# A failed step cancels the pending steps after it (the jobs read each other's output) and
+# leaves the cluster waiting; CONTINUE would run sessions and DAU over a failed curate.
+EMR_ACTION_ON_FAILURE = "CANCEL_AND_WAIT"
 CHANGED_STATUSES = ("created", "updated", "uploaded", "added", "planned")
 
 
@@ -124,6 +136,7 @@ class DeployTargets:
     number_of_workers: int
     timeout_minutes: int
     bookmark_option: str
+    workflow_schedule: str | None
     table_format: str = "parquet"
 
     @property
@@ -169,6 +182,7 @@ def deploy_targets(settings: Settings, version: str = clickstream.__version__) -
         timeout_minutes=timeout,
         bookmark_option=str(settings.values.get("bookmark_option") or "job-bookmark-enable"),
         table_format=str(settings.values.get("table_format") or "parquet"),
+        workflow_schedule=settings.values.get("glue_workflow_schedule"),
     )
 
 
@@ -260,7 +274,7 @@ def emr_step(targets: DeployTargets, uris: Mapping[str, str], job: str) -> dict[
     """The EMR step of one job: spark-submit in cluster mode with the zip and the conf files."""
     return {
         "Name": glue_job_name(targets.env, job),
-        "ActionOnFailure": "CONTINUE",
+        "ActionOnFailure": EMR_ACTION_ON_FAILURE,
         "HadoopJarStep": {
             "Jar": "command-runner.jar",
             "Args": [
@@ -405,6 +419,16 @@ def deploy(
         definition = glue_job_definition(targets, uris, job)
         status = "planned" if dry_run else ensure_job(glue, definition)
         record("glue-job", definition["Name"], status, definition["Command"]["ScriptLocation"])
+
+    workflow = workflow_definition(targets.env)
+    status = "planned" if dry_run else ensure_workflow(glue, workflow)
+    record(
+        "workflow", workflow["Name"], status, f"MaxConcurrentRuns {workflow['MaxConcurrentRuns']}"
+    )
+    job_names = {job: glue_job_name(targets.env, job) for job in JOB_NAMES}
+    for trigger in trigger_definitions(targets.env, job_names, targets.workflow_schedule):
+        status = "planned" if dry_run else ensure_trigger(glue, trigger)
+        record("trigger", trigger["Name"], status, trigger["Description"])
 
     if emr_cluster_id:
         steps = [emr_step(targets, uris, job) for job in JOB_NAMES]

@@ -6,7 +6,10 @@ Athena uses the projection; Redshift Spectrum and EMR ignore it and need real pa
 `register_partitions` adds after each run (batch create, idempotent).
 
 The raw sources live in `raw_database`: `raw_clickstream` (one string column `line` over the
-Firehose objects, so Glue job bookmarks can track the new objects) and `ref_titles` (CSV).
+Firehose objects) and `ref_titles` (CSV), for queries from Athena; the jobs list S3 themselves.
+
+`ensure_run_catalog` lets a run on an account where deploy never ran create the curated database
+and the tables it writes, with deploy's definitions.
 """
 
 from __future__ import annotations
@@ -178,8 +181,7 @@ def raw_table_inputs(settings: Settings) -> list[dict[str, Any]]:
     lake = lake_uri(settings)
     raw_clickstream = {
         "Name": RAW_CLICKSTREAM,
-        "Description": "Firehose objects under raw/clickstream/YYYY/MM/DD/HH/, one line per row; "
-        "read by Glue jobs so job bookmarks track the new objects",
+        "Description": "Firehose objects under raw/clickstream/YYYY/MM/DD/HH/, one line per row",
         "TableType": "EXTERNAL_TABLE",
         "Parameters": {"EXTERNAL": "TRUE", "classification": "text"},
         "PartitionKeys": [],
@@ -360,6 +362,73 @@ def ensure_table(glue: Any, database: str, table: Mapping[str, Any]) -> str:
         return "unchanged"
     glue.update_table(DatabaseName=database, TableInput=dict(table))
     return "updated"
+
+
+class CatalogAccessError(RuntimeError):
+    """The run's role may not create the catalog objects it writes; deploy must create them."""
+
+
+def _create_if_missing(settings: Settings, what: str, get: Any, create: Any) -> bool:
+    """get(); on EntityNotFound create() (AlreadyExists from a race is fine). True if created."""
+    from botocore.exceptions import ClientError
+
+    try:
+        get()
+        return False
+    except ClientError as exc:
+        if _error_code(exc) != "EntityNotFoundException":
+            raise
+    try:
+        create()
+    except ClientError as exc:
+        code = _error_code(exc)
+        if code == "AlreadyExistsException":
+            return False
+        if code in ("AccessDeniedException", "AccessDenied"):
+            raise CatalogAccessError(
+                f"Glue Data Catalog: {what} does not exist and this role may not create it "
+                f"({code}); run `clickstream deploy --env {settings.env}` once, which creates "
+                "the databases and tables"
+            ) from None
+        raise
+    return True
+
+
+def ensure_run_catalog(
+    settings: Settings, tables: Iterable[Table], *, client: Any = None
+) -> list[str]:
+    """Create the curated database and the tables a run writes when they are missing.
+
+    The definitions are deploy's (database_inputs, curated_table_inputs); what exists is left as
+    it is (deploy updates definitions, runs never do). Returns what was created. On an account
+    where deploy never ran this is what makes the first run's partition registration work.
+    """
+    glue = client or make_client("glue", settings)
+    database = next(d for d in database_inputs(settings) if d["Name"] == settings.database)
+    created = []
+    if _create_if_missing(
+        settings,
+        f"database {database['Name']}",
+        lambda: glue.get_database(Name=database["Name"]),
+        lambda: glue.create_database(DatabaseInput=database),
+    ):
+        created.append(database["Name"])
+    for table in tables:
+        for spec in curated_table_inputs(settings, table):
+            name = spec["Name"]
+            if _create_if_missing(
+                settings,
+                f"table {settings.database}.{name}",
+                lambda n=name: glue.get_table(DatabaseName=settings.database, Name=n),
+                lambda ti=spec: glue.create_table(DatabaseName=settings.database, TableInput=ti),
+            ):
+                created.append(f"{settings.database}.{name}")
+    return created
+
+
+def _error_code(exc: Exception) -> str:
+    """The AWS error code of a botocore ClientError ('' otherwise)."""
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
 def _resolve_table(table: Table | str) -> Table:

@@ -7,3 +7,11 @@ JOB_NAMES: tuple[str, ...] = (
     "build_sessions",
     "daily_active_users",
 )
+
+# The job each job reads from and so waits for (the Glue workflow's conditional triggers and
+# the EMR step order follow it): titles -> events -> sessions and daily active users.
+UPSTREAM_JOB: dict[str, str] = {
+    "curate_events": "load_titles",
+    "build_sessions": "curate_events",
+    "daily_active_users": "curate_events",
+}

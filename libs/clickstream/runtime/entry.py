@@ -47,6 +47,8 @@ def run_spark_job(job: str, argv: Sequence[str]) -> int:
     The project's bookmark store under the lake root decides which inputs are new. Config errors
     print one line naming the key and return 2, before Spark starts.
     """
+    from clickstream.aws.glue_catalog import CatalogAccessError
+
     args = build_parser(job).parse_args(argv)
     try:
         settings = load_settings(args.env, args.overrides)
@@ -56,4 +58,7 @@ def run_spark_job(job: str, argv: Sequence[str]) -> int:
     except ConfigError as exc:
         print(f"{job}: config error: {exc}", file=sys.stderr)
         return 2
+    except CatalogAccessError as exc:
+        print(f"{job}: {exc}", file=sys.stderr)
+        return 1
     return 0
