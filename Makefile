@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JARS_STAMP := .jars/.resolved
 ENV ?= local
+# Architectures of the EMR environment archives (make install fetches, make package builds them).
+EMR_ARCHS ?= x86_64
 EVENTS ?= 2000000
 # More harness options for make bench, e.g. BENCH_ARGS="--only pipeline,scan --event-log"
 BENCH_ARGS ?=
@@ -13,18 +15,19 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install jars postgres test lint format demo bench package clean
+.PHONY: help install jars postgres test lint format demo bench package clean wheelhouse
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): setup.py tools/setup.py jvm/pom.xml
+$(STAMP): setup.py tools/setup.py jvm/pom.xml libs/clickstream/aws/glue_runtime.py
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,lint,demo,bench]' -e ./tools
+	$(BIN)/pip install --quiet -e '.[lock,test,lint,demo,bench,package]' -e ./tools
 	$(BIN)/pip check
 	$(MAKE) --no-print-directory jars
+	$(MAKE) --no-print-directory wheelhouse
 	@# Spark's classes as a JVM class-data archive: local JVMs start and warm up ~2x faster.
 	$(BIN)/python -m clickstream_tools.jvm_archive || echo "warning: no JVM class archive (needs JDK 13+); Spark starts slower"
 	@$(MAKE) --no-print-directory postgres
@@ -64,9 +67,13 @@ demo: $(STAMP) ## Generate a sample raw zone in .lake/, run the whole pipeline, 
 bench: $(STAMP) ## Time the pipeline against Spark baselines and DuckDB on EVENTS generated events (.bench/; BENCH_ARGS for more options)
 	$(BIN)/python -m clickstream_tools.bench.harness --events $(EVENTS) $(BENCH_ARGS)
 
-package: $(STAMP) ## Build the wheel, the --py-files zip, job scripts and conf/ under dist/
-	$(BIN)/python -m clickstream.aws.packaging --dist-dir dist
+wheelhouse: ## Download the pinned wheels Glue 5.0 lacks, EMR's (EMR_ARCHS) and the Glue stand-in's into .wheelhouse/
+	$(BIN)/python -m clickstream.aws.wheelhouse --dir .wheelhouse --emr-archs "$(EMR_ARCHS)"
+
+package: $(STAMP) ## Build the wheel, zip, Glue's extra wheels, EMR archives (EMR_ARCHS), jobs and conf/ under dist/
+	$(BIN)/python -m clickstream.aws.packaging --dist-dir dist --emr-archs "$(EMR_ARCHS)"
 
 clean: ## Remove the venv, the local lake, build output and caches
 	rm -rf $(VENV) .jars .metastore .lake .bench dist build *.egg-info libs/*.egg-info .pytest_cache .ruff_cache metastore_db spark-warehouse derby.log
+	rm -rf $(VENV) .lake .bench .wheelhouse dist build *.egg-info libs/*.egg-info .pytest_cache .ruff_cache metastore_db spark-warehouse derby.log
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

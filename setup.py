@@ -22,7 +22,21 @@ INSTALL_REQUIRES = [
     "PyYAML==6.0.3",
 ]
 
+# The runtime requirements' own dependencies, pinned: the EMR environment archive holds exactly
+# these (make install downloads them as constraints), so the same sources give the same archive.
+RUNTIME_LOCK = [
+    "botocore==1.44.8",
+    "jmespath==1.1.0",
+    "python-dateutil==2.9.0.post0",
+    "pytz==2026.6",
+    "s3transfer==0.19.3",
+    "six==1.17.0",
+    "tzdata==2026.6",
+    "urllib3==2.8.0",
+]
+
 EXTRAS_REQUIRE = {
+    "lock": RUNTIME_LOCK,
     "test": [
         "pytest==9.2.0",
         "pytest-xdist==3.8.0",
@@ -35,6 +49,8 @@ EXTRAS_REQUIRE = {
     "lint": ["ruff==0.17.6"],
     "demo": ["matplotlib==3.9.4"],
     "bench": ["duckdb==1.4.1", "psutil==7.1.3"],
+    # make package: PyPA's build frontend and the backend it runs without isolation (offline).
+    "package": ["build==1.3.0", "setuptools==80.9.0"],
     # Only on Glue itself do these find their JVM jars; locally they import, nothing more.
     "glue": ["awsgluedataplanepython==5.0.0"],
     # Delta's jars come from the platform on Glue 5.0 and EMR 7.x. Local sessions load the JVM

@@ -2,7 +2,7 @@
 
 One script for every runtime (clickstream.runtime.entry tells them apart):
 - AWS Glue 5.0 job script: Glue passes --JOB_NAME, --env and --job-bookmark-option;
-- EMR step: spark-submit --py-files <zip> --files <conf> jobs/curate_events.py --env dev;
+- EMR step: spark-submit --archives <environment archive>#environment --files <conf> jobs/curate_events.py --env dev;
 - locally: python jobs/curate_events.py --env local [--set KEY=VALUE ...].
 """
 

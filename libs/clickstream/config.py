@@ -159,6 +159,11 @@ def _validate(values: dict[str, Any]) -> None:
     if values.get("glue_workflow_schedule") in ("null", "None", "~", ""):
         values["glue_workflow_schedule"] = None  # --set glue_workflow_schedule=null
     _validate_glue_schedule(values.get("glue_workflow_schedule"))
+    if values.get("emr_architecture") not in EMR_ARCHITECTURES:
+        raise ConfigError(
+            f"emr_architecture={values.get('emr_architecture')!r}: use one of "
+            f"{', '.join(EMR_ARCHITECTURES)}"
+        )
     _validate_titles(values)
     _validate_storage(values)
 
@@ -205,6 +210,8 @@ def _validate_storage(values: dict[str, Any]) -> None:
             raise ConfigError(f"{key}={value!r}: expected a whole number >= 0")
 
 
+# Node architectures of EMR clusters the environment archive can be built for.
+EMR_ARCHITECTURES = ("x86_64", "aarch64")
 # A Glue schedule: cron( followed by six space-separated fields and ).
 _GLUE_CRON = re.compile(r"cron\(\S+( \S+){5}\)")
 

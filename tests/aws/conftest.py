@@ -73,8 +73,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
-    """The package, built once per session into a temp dist folder."""
-    return build_package(tmp_path_factory.mktemp("dist"))
+    """The package without EMR archives (tests/aws/test_emr_environment.py builds one), once."""
+    return build_package(tmp_path_factory.mktemp("dist"), emr_archs=())
 
 
 @pytest.fixture

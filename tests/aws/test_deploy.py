@@ -52,21 +52,6 @@ def _deploy(settings: Settings, artifacts: Artifacts, **kwargs: Any) -> DeployPl
     return deploy(settings, artifacts=artifacts, echo=_quiet, **kwargs)
 
 
-def _emr_cluster() -> str:
-    emr = boto3.client("emr")
-    return emr.run_job_flow(
-        Name="clickstream-test",
-        ReleaseLabel="emr-7.5.0",
-        Instances={
-            "MasterInstanceType": "m5.xlarge",
-            "InstanceCount": 1,
-            "KeepJobFlowAliveWhenNoSteps": True,
-        },
-        JobFlowRole="EMR_EC2_DefaultRole",
-        ServiceRole="EMR_DefaultRole",
-    )["JobFlowId"]
-
-
 def test_the_issue_deploy_call_works(artifacts: Artifacts, buckets: list[str]) -> None:
     lines: list[str] = []
     plan = deploy(
@@ -102,7 +87,12 @@ def test_glue_jobs_have_the_exact_definition(
         }
         assert found["DefaultArguments"] == {
             "--env": "dev",
-            "--additional-python-modules": f"{RELEASE}/clickstream_etl-{VERSION}-py3-none-any.whl",
+            "--additional-python-modules": ",".join(
+                [
+                    f"{RELEASE}/clickstream_etl-{VERSION}-py3-none-any.whl",
+                    *(f"{RELEASE}/python-modules/{w.name}" for w in artifacts.glue_modules),
+                ]
+            ),
             "--python-modules-installer-option": "--no-deps",
             "--extra-files": f"{RELEASE}/conf/base.yaml,{RELEASE}/conf/dev.yaml",
             "--job-bookmark-option": "job-bookmark-enable",
@@ -318,16 +308,13 @@ def test_dry_run_prints_the_plan_and_calls_nothing(
 ) -> None:
     attempted = _no_network(monkeypatch)  # and AWS_ENDPOINT_URL points at a dead port
     lines: list[str] = []
-    plan = deploy(
-        settings, dry_run=True, emr_cluster_id="j-TEST", artifacts=artifacts, echo=lines.append
-    )
+    plan = deploy(settings, dry_run=True, artifacts=artifacts, echo=lines.append)
     assert attempted == []
     assert plan.dry_run and plan.changed
     assert {a.status for a in plan.actions} <= {"planned", "missing"}
     targets = {a.target for a in plan.actions}
     assert f"{RELEASE}/clickstream_etl-{VERSION}-py3-none-any.whl" in targets
     assert {glue_job_name("dev", job) for job in JOB_NAMES} <= targets
-    assert {f"j-TEST:{glue_job_name('dev', job)}" for job in JOB_NAMES} <= targets
     assert {f"clickstream_dev.{t.name}" for t in ALL_TABLES} <= targets
     assert {"clickstream_dev", "clickstream_dev_raw"} <= targets
     assert "dry run" in lines[0]
@@ -342,38 +329,6 @@ def test_dry_run_leaves_the_endpoint_untouched(
     assert boto3.client("glue").get_jobs()["Jobs"] == []
     assert boto3.client("glue").get_databases()["DatabaseList"] == []
     assert "Contents" not in boto3.client("s3").list_objects_v2(Bucket="clickstream-artifacts")
-
-
-def test_emr_steps_are_added_once(
-    settings: Settings, artifacts: Artifacts, buckets: list[str]
-) -> None:
-    cluster = _emr_cluster()
-    plan = _deploy(settings, artifacts, emr_cluster_id=cluster)
-    added = [a for a in plan.actions if a.kind == "emr-step"]
-    assert [a.status for a in added] == ["added"] * len(JOB_NAMES)
-    emr = boto3.client("emr")
-    steps = list(reversed(emr.list_steps(ClusterId=cluster)["Steps"]))
-    assert [s["Name"] for s in steps] == [glue_job_name("dev", job) for job in JOB_NAMES]
-    for step, job in zip(steps, JOB_NAMES, strict=True):
-        # a failed job cancels the steps after it: sessions and DAU never run on a failed curate
-        assert step["ActionOnFailure"] == "CANCEL_AND_WAIT"
-        assert step["Config"]["Jar"] == "command-runner.jar"
-        assert step["Config"]["Args"] == [
-            "spark-submit",
-            "--deploy-mode",
-            "cluster",
-            "--py-files",
-            f"{RELEASE}/clickstream-{VERSION}.zip",
-            "--files",
-            f"{RELEASE}/conf/base.yaml,{RELEASE}/conf/dev.yaml",
-            f"{RELEASE}/jobs/{job}.py",
-            "--env",
-            "dev",
-        ]
-    again = _deploy(settings, artifacts, emr_cluster_id=cluster)
-    assert not again.changed
-    assert [a.status for a in again.actions if a.kind == "emr-step"] == ["skipped"] * len(JOB_NAMES)
-    assert len(emr.list_steps(ClusterId=cluster)["Steps"]) == len(JOB_NAMES)
 
 
 @pytest.mark.parametrize(

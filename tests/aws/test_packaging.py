@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import subprocess
 import sys
 import zipfile
 import zipimport
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
 
 import clickstream
-from clickstream.aws.packaging import Artifacts, build_package, project_root
+from clickstream.aws.glue_runtime import provided, requirement_name, shipped_requirements
+from clickstream.aws.packaging import Artifacts, build_package, project_root, wheel_requirements
+
+# Tools of the repository, not run on Glue or EMR (issue 18 moves them out of the package).
+TOOLS = {"bench", "demo.py", "sample.py"}
 
 VERSION = clickstream.__version__
+WHEELHOUSE = project_root() / ".wheelhouse"
 
 
 def test_wheel_name_carries_the_version_and_holds_the_library(artifacts: Artifacts) -> None:
@@ -133,10 +140,15 @@ def _mini_project(root: Path) -> Path:
     return root
 
 
+def _build_mini(root: Path, dist: Path) -> Artifacts:
+    """build_package of a mini project, with the wheels make install fetched for this one."""
+    return build_package(dist, root=root, wheelhouse=WHEELHOUSE, emr_archs=())
+
+
 def test_build_is_reproducible_and_selects_setup_py_files(tmp_path: Path) -> None:
     root = _mini_project(tmp_path / "project")
-    first = build_package(tmp_path / "one", root=root)
-    second = build_package(tmp_path / "two", root=root)
+    first = _build_mini(root, tmp_path / "one")
+    second = _build_mini(root, tmp_path / "two")
     assert first.wheel.read_bytes() == second.wheel.read_bytes()
     assert first.zip_file.read_bytes() == second.zip_file.read_bytes()
     with zipfile.ZipFile(first.zip_file) as archive:
@@ -148,16 +160,16 @@ def test_build_is_reproducible_and_selects_setup_py_files(tmp_path: Path) -> Non
         ]
     with zipfile.ZipFile(first.wheel) as wheel:
         metadata = wheel.read(f"clickstream_etl-{VERSION}.dist-info/METADATA").decode()
-    assert 'Requires-Dist: pytest==9.2.0; (python_version < "4") and extra == "test"' in metadata
+    assert 'Requires-Dist: pytest==9.2.0; python_version < "4" and extra == "test"' in metadata
     assert [p.name for p in first.job_scripts] == ["curate_events.py", "load_titles.py"]
     assert [first.relative(p) for p in first.conf_files] == ["conf/base.yaml", "conf/dev.yaml"]
 
 
 def test_rebuild_drops_stale_job_scripts(tmp_path: Path) -> None:
     root = _mini_project(tmp_path / "project")
-    build_package(tmp_path / "dist", root=root)
+    _build_mini(root, tmp_path / "dist")
     (root / "jobs" / "curate_events.py").unlink()
-    again = build_package(tmp_path / "dist", root=root)
+    again = _build_mini(root, tmp_path / "dist")
     assert [p.name for p in again.job_scripts] == ["load_titles.py"]
     assert sorted(p.name for p in (tmp_path / "dist" / "jobs").iterdir()) == ["load_titles.py"]
 
@@ -169,7 +181,7 @@ def test_version_mismatch_fails(tmp_path: Path) -> None:
     setup_py = root / "setup.py"
     setup_py.write_text(setup_py.read_text().replace(f"'{VERSION}'", "'9.9.9'"))
     with pytest.raises(PackagingError, match=r"9\.9\.9"):
-        build_package(tmp_path / "dist", root=root)
+        _build_mini(root, tmp_path / "dist")
 
 
 def test_refuses_to_build_over_the_sources() -> None:
@@ -191,3 +203,49 @@ def test_module_entry_point_prints_what_it_built(tmp_path: Path) -> None:
     assert f"clickstream-{VERSION}.zip" in out.stdout
     assert "conf/dev.yaml" in out.stdout
     assert (tmp_path / f"clickstream-{VERSION}.zip").is_file()
+
+
+def test_glue_modules_are_the_runtime_requirements_glue_5_0_lacks(artifacts: Artifacts) -> None:
+    # GIVEN setup.py's runtime requirements and Glue 5.0's provided modules (glue_runtime)
+    requirements = wheel_requirements(artifacts.wheel)
+    # THEN only PyYAML is missing on Glue, and it ships as a pinned cp311 manylinux x86_64 wheel
+    assert shipped_requirements(requirements) == ["PyYAML==6.0.3"]
+    (wheel,) = artifacts.glue_modules
+    assert wheel.name.startswith("pyyaml-6.0.3-cp311-cp311-manylinux")
+    assert "x86_64" in wheel.name and artifacts.relative(wheel).startswith("python-modules/")
+
+
+def test_a_missing_glue_wheel_fails_naming_make_install(tmp_path: Path) -> None:
+    from clickstream.aws.packaging import PackagingError
+
+    root = _mini_project(tmp_path / "project")
+    with pytest.raises(PackagingError, match=r"PyYAML==6\.0\.3.*make install"):
+        build_package(tmp_path / "dist", root=root, wheelhouse=tmp_path / "empty", emr_archs=())
+
+
+def test_every_module_the_jobs_import_is_on_glue_or_shipped() -> None:
+    # GIVEN every import in the product's modules (the bench, demo and sample tools aside)
+    distributions = packages_distributions()
+    imported: set[str] = set()
+    for path in (project_root() / "libs" / "clickstream").rglob("*.py"):
+        if set(path.parts) & TOOLS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"clickstream", "awsglue"}
+    # THEN each is Glue 5.0's own (its list or its Spark) or a shipped requirement
+    shipped = {requirement_name(r) for r in shipped_requirements(wheel_requirements_of_setup())}
+    for module in sorted(third_party):
+        (dist,) = distributions[module][:1]
+        assert provided(dist) or requirement_name(dist) in shipped, module
+    assert {"yaml", "pyarrow", "numpy", "boto3", "pyspark"} <= third_party
+
+
+def wheel_requirements_of_setup() -> list[str]:
+    """The installed project's runtime requirements (setup.py's install_requires)."""
+    from clickstream.aws.wheelhouse import runtime_requirements
+
+    return runtime_requirements()

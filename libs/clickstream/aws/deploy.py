@@ -2,8 +2,9 @@
 
 One call does, in order (each step create-or-update, so deploying twice changes nothing):
 
-1. build the package (clickstream.aws.packaging) and upload wheel, zip, jobs/*.py and conf/*.yaml
-   to <artifacts_uri>/<version>/ (skipped per object when S3 already has the same bytes);
+1. build the package (clickstream.aws.packaging) and upload wheel, Glue's extra wheels, zip, EMR
+   environment archives, jobs/*.py and conf/*.yaml to <artifacts_uri>/<version>/ (skipped per
+   object when S3 already has the same bytes);
 2. the Glue Data Catalog: `database` (curated tables + quarantine, Parquet, dt projection) and
    `raw_database` (raw_clickstream, ref_titles);
 3. one Glue 5.0 job per pipeline job, named clickstream-<env>-<job> (underscores as hyphens);
@@ -52,6 +53,8 @@ ACTIVE_STEP_STATES = ("PENDING", "RUNNING")
 # A failed step cancels the pending steps after it (the jobs read each other's output) and
 # leaves the cluster waiting; CONTINUE would run sessions and DAU over a failed curate.
 EMR_ACTION_ON_FAILURE = "CANCEL_AND_WAIT"
+# The folder each EMR container unpacks the environment archive into (--archives ...#environment).
+EMR_ENVIRONMENT = "environment"
 CHANGED_STATUSES = ("created", "updated", "uploaded", "added", "planned")
 
 
@@ -137,6 +140,7 @@ class DeployTargets:
     timeout_minutes: int
     bookmark_option: str
     workflow_schedule: str | None
+    emr_architecture: str
     table_format: str = "parquet"
 
     @property
@@ -183,6 +187,7 @@ def deploy_targets(settings: Settings, version: str = clickstream.__version__) -
         bookmark_option=str(settings.values.get("bookmark_option") or "job-bookmark-enable"),
         table_format=str(settings.values.get("table_format") or "parquet"),
         workflow_schedule=settings.values.get("glue_workflow_schedule"),
+        emr_architecture=str(settings.values.get("emr_architecture") or "x86_64"),
     )
 
 
@@ -192,14 +197,23 @@ def glue_job_name(env: str, job: str) -> str:
 
 
 def release_uris(targets: DeployTargets, artifacts: Artifacts) -> dict[str, str]:
-    """S3 URIs of the release: wheel, zip and the two conf files the jobs read."""
+    """S3 URIs of the release: wheel, Glue's python modules, zip, EMR archive, conf files.
+
+    modules: the project's wheel and the wheels of what Glue 5.0 lacks, comma-separated, as
+    --additional-python-modules takes them. emr_archive: the archive of the configured
+    emr_architecture ('' when the package has none).
+    """
     conf = {path.name: path for path in artifacts.conf_files}
     for name in ("base.yaml", f"{targets.env}.yaml"):
         if name not in conf:
             raise DeployError(f"conf/{name} is not in the package; it must exist in conf/")
+    wheels = [artifacts.wheel, *artifacts.glue_modules]
+    archive = artifacts.emr_archives.get(targets.emr_architecture)
     return {
         "wheel": targets.uri(artifacts.relative(artifacts.wheel)),
+        "modules": ",".join(targets.uri(artifacts.relative(w)) for w in wheels),
         "zip": targets.uri(artifacts.relative(artifacts.zip_file)),
+        "emr_archive": targets.uri(artifacts.relative(archive)) if archive else "",
         "conf": ",".join(
             targets.uri(artifacts.relative(conf[n])) for n in ("base.yaml", f"{targets.env}.yaml")
         ),
@@ -219,7 +233,9 @@ def glue_job_definition(targets: DeployTargets, uris: Mapping[str, str], job: st
         },
         "DefaultArguments": {
             "--env": targets.env,
-            "--additional-python-modules": uris["wheel"],
+            # The project and what Glue 5.0 lacks (PyYAML), from S3: nothing comes from PyPI, so
+            # jobs in a private subnet start too.
+            "--additional-python-modules": uris["modules"],
             # The wheel's pins (pyspark, pandas, ...) must not replace Glue's own runtime.
             "--python-modules-installer-option": "--no-deps",
             "--extra-files": uris["conf"],
@@ -271,7 +287,13 @@ def ensure_job(glue: Any, definition: Mapping[str, Any]) -> str:
 
 
 def emr_step(targets: DeployTargets, uris: Mapping[str, str], job: str) -> dict[str, Any]:
-    """The EMR step of one job: spark-submit in cluster mode with the zip and the conf files."""
+    """The EMR step of one job: spark-submit in cluster mode with the environment archive.
+
+    The archive (the project and every module it imports, bin/python -> /usr/bin/python3.11)
+    is unpacked as ./environment in each container; the driver (YARN application master) and
+    the executors run ./environment/bin/python, so nothing installed on the nodes is used.
+    """
+    python = f"./{EMR_ENVIRONMENT}/bin/python"
     return {
         "Name": glue_job_name(targets.env, job),
         "ActionOnFailure": EMR_ACTION_ON_FAILURE,
@@ -281,8 +303,12 @@ def emr_step(targets: DeployTargets, uris: Mapping[str, str], job: str) -> dict[
                 "spark-submit",
                 "--deploy-mode",
                 "cluster",
-                "--py-files",
-                uris["zip"],
+                "--archives",
+                f"{uris['emr_archive']}#{EMR_ENVIRONMENT}",
+                "--conf",
+                f"spark.pyspark.python={python}",
+                "--conf",
+                f"spark.yarn.appMasterEnv.PYSPARK_PYTHON={python}",
                 "--files",
                 uris["conf"],
                 *(delta_lake.emr_submit_args() if targets.table_format == "delta" else []),
@@ -378,6 +404,7 @@ def deploy(
     targets = deploy_targets(settings)
     if emr_cluster_id is not None and not emr_cluster_id.strip():
         raise ConfigError("--emr-cluster-id is empty; pass the cluster id (j-...)")
+
     artifacts = artifacts or build_package(dist_dir)
     if artifacts.version != targets.version:
         raise DeployError(
@@ -431,6 +458,12 @@ def deploy(
         record("trigger", trigger["Name"], status, trigger["Description"])
 
     if emr_cluster_id:
+        if not uris["emr_archive"]:
+            raise DeployError(
+                f"the package has no EMR environment archive for emr_architecture="
+                f"{targets.emr_architecture}; run make install EMR_ARCHS={targets.emr_architecture}"
+                " and make package (or deploy without --emr-cluster-id)"
+            )
         steps = [emr_step(targets, uris, job) for job in JOB_NAMES]
         active: dict[tuple[str, tuple[str, ...]], str] = {}
         if not dry_run:

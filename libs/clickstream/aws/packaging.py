@@ -1,53 +1,54 @@
-"""Build the release under dist/: wheel, --py-files zip, job scripts and conf files.
+"""Build the release under dist/: wheel, --py-files zip, Glue's extra wheels, EMR archives, jobs, conf.
 
-The wheel is assembled here from the metadata and packages that setup.py declares (its setup()
-call is captured in a subprocess, so nothing is installed or downloaded and no `wheel` package is
-needed). Archives are reproducible: sorted entries with fixed timestamps, so the same sources give
-byte-identical files and a re-deploy finds nothing to upload.
+The project's wheel comes from PyPA's `build` (`python -m build --wheel --no-isolation`) with the
+pinned setuptools that `make install` put in the venv, so packaging works offline. It builds from
+a copy of setup.py, pyproject.toml and libs/ in a temporary folder: no stale build/ output gets
+in, nothing is written to the checkout. Archives are reproducible: SOURCE_DATE_EPOCH (default
+1980-01-01) for every timestamp, sorted entries, so the same sources give byte-identical files
+and a re-deploy finds nothing to upload.
 
 Layout (mirrored under <artifacts_uri>/<version>/ by deploy):
 
     dist/clickstream_etl-<version>-py3-none-any.whl   --additional-python-modules on Glue
-    dist/clickstream-<version>.zip                    --py-files on EMR / --extra-py-files
+    dist/python-modules/<name>-<ver>-cp311-...whl     what Glue 5.0 lacks (aws.glue_runtime),
+                                                      also in --additional-python-modules
+    dist/clickstream-<version>.zip                    the packages alone (--py-files)
+    dist/emr/clickstream-environment-<version>-<arch>.tar.gz   EMR steps' --archives
     dist/jobs/<job>.py                                job entry scripts (jobs/*.py)
     dist/conf/<env>.yaml                              config (conf/*.yaml)
 
-Run `python -m clickstream.aws.packaging [--dist-dir DIR]` or `make package`.
+Glue's and EMR's wheels come from .wheelhouse/, which `make install` fills
+(clickstream.aws.wheelhouse). Run `python -m clickstream.aws.packaging [--dist-dir DIR]` or
+`make package`.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
-import json
-import re
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import clickstream
+from clickstream.aws.emr_environment import (
+    ArchiveError,
+    archive_name,
+    build_environment,
+    source_date_epoch,
+)
+from clickstream.aws.glue_runtime import requirement_name, shipped_requirements
+from clickstream.aws.wheelhouse import EMR_ARCHS, wheel_name
 
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 WHEEL_TAG = "py3-none-any"
-
-# Runs in a child interpreter in the project root: records setup()'s keyword arguments.
-_CAPTURE_SETUP = """
-import json, runpy, sys
-import setuptools
-captured = {}
-setuptools.setup = lambda **kwargs: captured.update(kwargs)
-sys.argv = ["setup.py"]
-runpy.run_path("setup.py", run_name="__main__")
-keys = ("name", "version", "description", "python_requires", "packages", "package_dir",
-        "package_data", "install_requires", "extras_require", "entry_points")
-print(json.dumps({key: captured.get(key) for key in keys}))
-"""
+# What the build copies: the files setuptools reads, and the package sources.
+BUILD_INPUTS = ("setup.py", "pyproject.toml", "setup.cfg", "MANIFEST.in", "README.md", "libs")
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build", "dist")
 
 
 class PackagingError(RuntimeError):
@@ -64,10 +65,22 @@ class Artifacts:
     zip_file: Path
     job_scripts: tuple[Path, ...]
     conf_files: tuple[Path, ...]
+    # Wheels of the runtime requirements Glue 5.0 does not provide.
+    glue_modules: tuple[Path, ...] = ()
+    # EMR environment archives by architecture (x86_64, aarch64).
+    emr_archives: Mapping[str, Path] = field(default_factory=dict)
 
     def files(self) -> list[Path]:
         """Every built file, wheel and zip first."""
-        return [self.wheel, self.zip_file, *self.job_scripts, *self.conf_files]
+        archives = [self.emr_archives[arch] for arch in sorted(self.emr_archives)]
+        return [
+            self.wheel,
+            self.zip_file,
+            *self.glue_modules,
+            *archives,
+            *self.job_scripts,
+            *self.conf_files,
+        ]
 
     def relative(self, path: Path) -> str:
         """The path of a built file relative to dist_dir, with forward slashes."""
@@ -85,139 +98,131 @@ def project_root() -> Path:
     return root
 
 
-def read_setup(root: Path) -> dict[str, Any]:
-    """The keyword arguments setup.py passes to setup(), read in a child interpreter."""
-    proc = subprocess.run(
-        [sys.executable, "-c", _CAPTURE_SETUP],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise PackagingError(f"could not read {root / 'setup.py'}:\n{proc.stderr.strip()}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def _package_dir(package: str, package_dir: dict[str, str], root: Path) -> Path:
-    """The source folder of a package under setup()'s package_dir mapping."""
-    parts = package.split(".")
-    for i in range(len(parts), -1, -1):
-        prefix = ".".join(parts[:i])
-        if prefix in package_dir:
-            return root / package_dir[prefix] / Path(*parts[i:])
-    return root / Path(*parts)
-
-
-def package_files(meta: dict[str, Any], root: Path) -> list[tuple[str, Path]]:
-    """(archive name, source file) of every module and package-data file, sorted."""
-    package_dir = meta.get("package_dir") or {}
-    package_data = meta.get("package_data") or {}
-    files: dict[str, Path] = {}
-    for package in meta.get("packages") or []:
-        src = _package_dir(package, package_dir, root)
-        arc_dir = package.replace(".", "/")
-        patterns = ["*.py", *package_data.get(package, []), *package_data.get("", [])]
-        for pattern in patterns:
-            for path in src.glob(pattern):
-                if path.is_file() and "__pycache__" not in path.parts:
-                    files[f"{arc_dir}/{path.relative_to(src).as_posix()}"] = path
-    if not files:
-        raise PackagingError("setup.py declares no packages with files; nothing to package")
-    return sorted(files.items())
-
-
-def _zip_entry(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
-    """Add one file with a fixed timestamp and mode (reproducible archives)."""
-    info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
-    info.external_attr = 0o644 << 16
-    info.compress_type = zipfile.ZIP_DEFLATED
-    archive.writestr(info, data, compresslevel=9)
-
-
 def _write_zip(path: Path, entries: Iterable[tuple[str, bytes]]) -> None:
-    """Write a zip of (name, bytes) entries atomically."""
+    """Write a zip of (name, bytes) entries atomically, fixed timestamps and modes."""
+    stamp = zipfile.ZipInfo("x", date_time=_zip_time()).date_time
     tmp = path.with_name(path.name + ".tmp")
     with zipfile.ZipFile(tmp, "w") as archive:
         for name, data in entries:
-            _zip_entry(archive, name, data)
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data, compresslevel=9)
     tmp.replace(path)
 
 
-def _requirement_with_extra(requirement: str, extra: str) -> str:
-    """A Requires-Dist value restricted to an extra."""
-    spec, _, marker = requirement.partition(";")
-    condition = f'extra == "{extra}"'
-    if marker.strip():
-        condition = f"({marker.strip()}) and {condition}"
-    return f"{spec.strip()}; {condition}"
+def _zip_time() -> tuple[int, int, int, int, int, int]:
+    """SOURCE_DATE_EPOCH as a zip date (UTC, even seconds)."""
+    import time
+
+    t = time.gmtime(source_date_epoch())
+    return (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec - t.tm_sec % 2)
 
 
-def wheel_metadata(meta: dict[str, Any]) -> str:
-    """METADATA (core metadata 2.1) from setup()'s arguments."""
-    lines = [
-        "Metadata-Version: 2.1",
-        f"Name: {meta['name']}",
-        f"Version: {meta['version']}",
+def build_wheel(root: Path, out_dir: Path) -> Path:
+    """The project's wheel: `python -m build --wheel --no-isolation` on a copy of the sources."""
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(source_date_epoch())}
+    with tempfile.TemporaryDirectory(prefix="clickstream-build-") as tmp:
+        src, outdir = Path(tmp) / "src", Path(tmp) / "out"
+        src.mkdir()
+        for name in BUILD_INPUTS:
+            path = root / name
+            if path.is_dir():
+                shutil.copytree(path, src / name, ignore=IGNORED)
+            elif path.is_file():
+                shutil.copy2(path, src / name)
+        proc = subprocess.run(
+            [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(outdir)],
+            cwd=src,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise PackagingError(
+                f"python -m build failed (run make install for its pinned build dependencies):\n"
+                f"{(proc.stderr or proc.stdout).strip()[-3000:]}"
+            )
+        (built,) = outdir.glob("*.whl")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        target = out_dir / built.name
+        shutil.copyfile(built, target)
+    return target
+
+
+def build_py_files_zip(wheel: Path, path: Path) -> Path:
+    """The wheel's packages without its .dist-info: spark-submit --py-files / --extra-py-files."""
+    with zipfile.ZipFile(wheel) as source:
+        names = sorted(n for n in source.namelist() if ".dist-info/" not in n)
+        _write_zip(path, ((name, source.read(name)) for name in names))
+    return path
+
+
+def wheel_requirements(wheel: Path) -> list[str]:
+    """The wheel's Requires-Dist without extras: the runtime requirements."""
+    with zipfile.ZipFile(wheel) as archive:
+        (meta,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        lines = archive.read(meta).decode().splitlines()
+    return [
+        line.split(":", 1)[1].strip()
+        for line in lines
+        if line.startswith("Requires-Dist:") and ";" not in line
     ]
-    if meta.get("description"):
-        lines.append(f"Summary: {meta['description']}")
-    if meta.get("python_requires"):
-        lines.append(f"Requires-Python: {meta['python_requires']}")
-    lines += [f"Requires-Dist: {req}" for req in meta.get("install_requires") or []]
-    for extra, reqs in (meta.get("extras_require") or {}).items():
-        lines.append(f"Provides-Extra: {extra}")
-        lines += [f"Requires-Dist: {_requirement_with_extra(req, extra)}" for req in reqs]
-    return "\n".join(lines) + "\n"
 
 
-def _entry_points(meta: dict[str, Any]) -> str:
-    """entry_points.txt from setup()'s entry_points."""
-    sections = []
-    for group, items in (meta.get("entry_points") or {}).items():
-        entries = [items] if isinstance(items, str) else items
-        body = []
-        for item in entries:
-            name, _, target = item.partition("=")
-            body.append(f"{name.strip()} = {target.strip()}")
-        sections.append(f"[{group}]\n" + "\n".join(body) + "\n")
-    return "\n".join(sections)
+def _pinned_wheels(requirements: Sequence[str], folder: Path, what: str) -> list[Path]:
+    """The wheels in folder of the pinned requirements; fail when one is missing or stale."""
+    wheels = sorted(folder.glob("*.whl"))
+    have = {(wheel_name(w), w.name.split("-")[1]) for w in wheels}
+    for req in requirements:
+        name, _, version = req.partition("==")
+        if (requirement_name(name), version.strip()) not in have:
+            raise PackagingError(
+                f"{what}: no wheel of {req} in {folder}; run make install (it downloads them)"
+            )
+    return wheels
 
 
-def _record_line(name: str, data: bytes) -> str:
-    """One RECORD row: name, sha256 digest, size."""
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{name},sha256={digest},{len(data)}"
+def copy_glue_modules(
+    requirements: Sequence[str], wheelhouse: Path, out_dir: Path
+) -> tuple[Path, ...]:
+    """Copy the wheels of what Glue 5.0 lacks to out_dir/python-modules (stale ones removed)."""
+    shipped = shipped_requirements(requirements)
+    wheels = _pinned_wheels(shipped, wheelhouse / "glue", "Glue 5.0") if shipped else []
+    folder = out_dir / "python-modules"
+    names = {w.name for w in wheels}
+    for stale in folder.glob("*.whl"):
+        if stale.name not in names:
+            stale.unlink()
+    copied = []
+    for wheel in wheels:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(wheel, folder / wheel.name)
+        copied.append(folder / wheel.name)
+    return tuple(copied)
 
 
-def build_wheel(meta: dict[str, Any], files: Sequence[tuple[str, Path]], out_dir: Path) -> Path:
-    """A pure-Python wheel (PEP 427) of the files, with metadata from setup.py."""
-    dist_name = re.sub(r"[-_.]+", "_", meta["name"]).lower()
-    version = meta["version"]
-    dist_info = f"{dist_name}-{version}.dist-info"
-    entries = [(name, path.read_bytes()) for name, path in files]
-    top_level = sorted({name.split("/")[0] for name, _ in files})
-    wheel_file = (
-        f"Wheel-Version: 1.0\nGenerator: clickstream.aws.packaging\n"
-        f"Root-Is-Purelib: true\nTag: {WHEEL_TAG}\n"
-    )
-    entries.append((f"{dist_info}/METADATA", wheel_metadata(meta).encode()))
-    entries.append((f"{dist_info}/WHEEL", wheel_file.encode()))
-    entries.append((f"{dist_info}/top_level.txt", ("\n".join(top_level) + "\n").encode()))
-    if meta.get("entry_points"):
-        entries.append((f"{dist_info}/entry_points.txt", _entry_points(meta).encode()))
-    record_name = f"{dist_info}/RECORD"
-    record = [_record_line(name, data) for name, data in entries] + [f"{record_name},,"]
-    entries.append((record_name, ("\n".join(record) + "\n").encode()))
-    path = out_dir / f"{dist_name}-{version}-{WHEEL_TAG}.whl"
-    _write_zip(path, entries)
-    return path
-
-
-def build_py_files_zip(files: Sequence[tuple[str, Path]], path: Path) -> Path:
-    """A zip of the packages for spark-submit --py-files / Glue --extra-py-files."""
-    _write_zip(path, ((name, src.read_bytes()) for name, src in files))
-    return path
+def build_emr_archives(
+    wheel: Path, version: str, wheelhouse: Path, out_dir: Path, archs: Iterable[str] | None
+) -> dict[str, Path]:
+    """One environment archive per architecture (default: each emr-<arch> folder fetched)."""
+    if archs is None:
+        archs = [a for a in EMR_ARCHS if (wheelhouse / f"emr-{a}").is_dir()]
+    built = {}
+    for arch in archs:
+        folder = wheelhouse / f"emr-{arch}"
+        wheels = sorted(folder.glob("*.whl"))
+        if not wheels:
+            raise PackagingError(
+                f"no EMR wheels for {arch} in {folder}; run make install EMR_ARCHS={arch}"
+            )
+        path = out_dir / "emr" / archive_name(version, arch)
+        try:
+            built[arch] = build_environment(wheel, wheels, path, arch)
+        except ArchiveError as exc:
+            raise PackagingError(str(exc)) from exc
+    return built
 
 
 def _copy_folder(pattern: str, src_dir: Path, out_dir: Path) -> tuple[Path, ...]:
@@ -235,16 +240,20 @@ def _copy_folder(pattern: str, src_dir: Path, out_dir: Path) -> tuple[Path, ...]
     return tuple(copied)
 
 
-def build_package(dist_dir: str | Path = "dist", *, root: Path | None = None) -> Artifacts:
-    """Build wheel, --py-files zip, jobs/*.py and conf/*.yaml under dist_dir (relative: to root)."""
+def build_package(
+    dist_dir: str | Path = "dist",
+    *,
+    root: Path | None = None,
+    wheelhouse: Path | None = None,
+    emr_archs: Iterable[str] | None = None,
+) -> Artifacts:
+    """Build the release under dist_dir (relative: to root).
+
+    wheelhouse: where make install put the wheels (default <root>/.wheelhouse). emr_archs: the
+    EMR archives to build (default: every architecture fetched; () builds none).
+    """
     root = root or project_root()
-    meta = read_setup(root)
-    version = str(meta["version"])
-    if version != clickstream.__version__:
-        raise PackagingError(
-            f"setup.py version {version} differs from clickstream.__version__ "
-            f"{clickstream.__version__} (libs/clickstream/__init__.py); make them equal"
-        )
+    wheelhouse = wheelhouse or root / ".wheelhouse"
     out = Path(dist_dir)
     if not out.is_absolute():
         out = root / out
@@ -252,16 +261,25 @@ def build_package(dist_dir: str | Path = "dist", *, root: Path | None = None) ->
     if root.resolve().is_relative_to(out):
         raise PackagingError(f"dist_dir {out} holds the sources; use a folder such as dist/")
     out.mkdir(parents=True, exist_ok=True)
-    files = package_files(meta, root)
-    wheel = build_wheel(meta, files, out)
-    zip_file = build_py_files_zip(files, out / f"clickstream-{version}.zip")
+    for old in out.glob("*.whl"):
+        old.unlink()
+    wheel = build_wheel(root, out)
+    version = wheel.name.split("-")[1]
+    if version != clickstream.__version__:
+        raise PackagingError(
+            f"setup.py version {version} differs from clickstream.__version__ "
+            f"{clickstream.__version__} (libs/clickstream/__init__.py); make them equal"
+        )
+    requirements = wheel_requirements(wheel)
     return Artifacts(
         version=version,
         dist_dir=out,
         wheel=wheel,
-        zip_file=zip_file,
+        zip_file=build_py_files_zip(wheel, out / f"clickstream-{version}.zip"),
         job_scripts=_copy_folder("*.py", root / "jobs", out / "jobs"),
         conf_files=_copy_folder("*.yaml", root / "conf", out / "conf"),
+        glue_modules=copy_glue_modules(requirements, wheelhouse, out),
+        emr_archives=build_emr_archives(wheel, version, wheelhouse, out, emr_archs),
     )
 
 
@@ -271,15 +289,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m clickstream.aws.packaging", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--dist-dir", default="dist", help="output folder (default: dist/)")
+    parser.add_argument(
+        "--emr-archs",
+        default=None,
+        help='EMR archives to build, e.g. "x86_64 aarch64" (default: '
+        "every architecture make install fetched)",
+    )
     args = parser.parse_args(argv)
+    archs = args.emr_archs.split() if args.emr_archs is not None else None
     try:
-        artifacts = build_package(args.dist_dir)
+        artifacts = build_package(args.dist_dir, emr_archs=archs)
     except PackagingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"clickstream-etl {artifacts.version} -> {artifacts.dist_dir}")
     for path in artifacts.files():
-        print(f"  {artifacts.relative(path):<48} {path.stat().st_size:>9,} bytes")
+        print(f"  {artifacts.relative(path):<64} {path.stat().st_size:>11,} bytes")
     return 0
 
 
