@@ -21,7 +21,15 @@ ROOT = Path(clickstream.__file__).parent
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cli", ("clickstream.cli",)),
     # where the product meets a platform: the job scripts' entry, the Glue adapter, deploy
-    ("runtime", ("clickstream.runtime", "clickstream.aws.deploy", "clickstream.aws.packaging")),
+    (
+        "runtime",
+        (
+            "clickstream.runtime",
+            "clickstream.aws.deploy",
+            "clickstream.aws.packaging",
+            "clickstream.aws.workflow",
+        ),
+    ),
     ("pipeline", ("clickstream.pipeline",)),
     ("library", ("clickstream",)),
     ("transforms", ("clickstream.transforms",)),

@@ -18,9 +18,6 @@ import clickstream
 from clickstream.aws.glue_runtime import provided, requirement_name, shipped_requirements
 from clickstream.aws.packaging import Artifacts, build_package, project_root, wheel_requirements
 
-# Tools of the repository, not run on Glue or EMR (issue 18 moves them out of the package).
-TOOLS = {"bench", "demo.py", "sample.py"}
-
 VERSION = clickstream.__version__
 WHEELHOUSE = project_root() / ".wheelhouse"
 
@@ -224,12 +221,10 @@ def test_a_missing_glue_wheel_fails_naming_make_install(tmp_path: Path) -> None:
 
 
 def test_every_module_the_jobs_import_is_on_glue_or_shipped() -> None:
-    # GIVEN every import in the product's modules (the bench, demo and sample tools aside)
+    # GIVEN every import in the product's modules, lazy ones too
     distributions = packages_distributions()
     imported: set[str] = set()
     for path in (project_root() / "libs" / "clickstream").rglob("*.py"):
-        if set(path.parts) & TOOLS:
-            continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 imported |= {alias.name.split(".")[0] for alias in node.names}
