@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tarfile
 from collections.abc import Callable
@@ -104,10 +105,12 @@ def test_jobs_run_end_to_end_with_the_archive_python_and_sparks_own_pyspark_zip(
     tmp_path: Path,
     assert_frames_equal: Callable[..., None],
 ) -> None:
-    # GIVEN a small lake, and a container as spark-submit lays it out: ./environment, the job
-    # script, and Spark's pyspark.zip and py4j on PYTHONPATH
+    # GIVEN a small lake, and a container as spark-submit lays it out: ./environment, the
+    # --files conf, the job script, and Spark's pyspark.zip and py4j on PYTHONPATH
     lake = tmp_path / "lake"
     sources = lf.build_lake(lake)
+    for conf in emr_artifacts.conf_files:
+        shutil.copyfile(conf, environment.parent / conf.name)
     spark_python = SPARK_HOME / "python" / "lib"
     python_path = [str(spark_python / "pyspark.zip"), *map(str, spark_python.glob("py4j-*.zip"))]
     inherited = ("PYTHON", "VIRTUAL_ENV", "PYSPARK", "SPARK_HOME")
