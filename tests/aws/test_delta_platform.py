@@ -19,7 +19,13 @@ from clickstream.config import Settings, load_settings
 from clickstream.delta_lake import EMR_DELTA_JARS, SESSION_CONF
 from tests.aws.conftest import ISSUE_OVERRIDES
 
-URIS = {"wheel": "s3://a/w.whl", "zip": "s3://a/c.zip", "conf": "s3://a/base.yaml,s3://a/dev.yaml"}
+URIS = {
+    "wheel": "s3://a/w.whl",
+    "zip": "s3://a/c.zip",
+    "conf": "s3://a/base.yaml,s3://a/dev.yaml",
+    "modules": "s3://a/w.whl,s3://a/pyyaml.whl",
+    "emr_archive": "s3://a/environment.tar.gz",
+}
 
 
 def delta_settings() -> Settings:
@@ -47,7 +53,9 @@ def test_emr_steps_load_emr_delta_jars_and_settings_before_the_script() -> None:
     options = args[:script]
     assert options[options.index("--jars") + 1] == ",".join(EMR_DELTA_JARS)
     confs = [options[i + 1] for i, a in enumerate(options) if a == "--conf"]
-    assert confs == [f"{k}={v}" for k, v in SESSION_CONF.items()]
+    # The environment archive's Python settings (issue 12) come too; every Delta setting is there.
+    delta = [c for c in confs if c.split("=", 1)[0] in SESSION_CONF]
+    assert delta == [f"{k}={v}" for k, v in SESSION_CONF.items()]
 
 
 def test_delta_tables_are_athena_delta_tables_beside_spectrum_manifest_tables() -> None:
