@@ -69,14 +69,15 @@ _ARROW_SAFE = (
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     """One local[2] session with an embedded Derby metastore (one JVM per metastore dir).
 
-    It loads the jars `make install` copied (S3A and Delta, as local runs with an S3 lake or
-    table_format delta do), and Delta's SQL extension, so one session serves both formats.
+    It loads the jars `make install` copied (S3A, Delta and the PostgreSQL driver, as local runs
+    with an S3 lake, table_format delta or titles_source jdbc do), and Delta's SQL extension, so
+    one session serves both formats.
     """
     catalog = str(tmp_path_factory.mktemp("catalog"))
     conf = {
         **metastore_conf(catalog),
         **SHORT_RUN_SQL_CONF,
-        **jars_conf(*jars.S3A, *jars.DELTA),
+        **jars_conf(*jars.S3A, *jars.DELTA, *jars.POSTGRESQL),
         **DELTA_CONF,
     }
     conf["spark.driver.extraJavaOptions"] = (

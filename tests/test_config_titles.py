@@ -48,3 +48,21 @@ def test_jdbc_settings_that_name_url_table_key_and_user_load():
     )
     assert (settings.titles_jdbc_table, settings.titles_jdbc_key) == ("public.titles", "updated_at")
     assert settings.titles_jdbc_overlap_minutes == 30
+
+
+def test_a_glue_only_jdbc_config_may_leave_url_and_user_to_the_glue_connection():
+    # GIVEN titles_source=jdbc with only a Glue connection (it holds URL, user and password)
+    settings = load_settings("local", ["titles_source=jdbc", "titles_jdbc_glue_connection=app-db"])
+    # THEN the settings load; the URL stays unset (local and EMR runs would fail naming it)
+    assert settings.titles_jdbc_url is None and settings.titles_jdbc_glue_connection == "app-db"
+    # AND a URL given beside it must still be a PostgreSQL JDBC URL
+    with pytest.raises(ConfigError, match=r"^titles_jdbc_url='mysql://h/db': set a PostgreSQL"):
+        load_settings(
+            "local",
+            [
+                "titles_source=jdbc",
+                "titles_jdbc_glue_connection=app-db",
+                "titles_jdbc_url=mysql://h/db",
+                "titles_jdbc_user=etl",
+            ],
+        )

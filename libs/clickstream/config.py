@@ -182,12 +182,16 @@ def _validate_titles(values: dict[str, Any]) -> None:
     if source != "jdbc":
         return
     url = values["titles_jdbc_url"]
-    if not url or not str(url).startswith("jdbc:postgresql://"):
+    # Glue jobs take URL and user from the Glue connection: a Glue-only config may omit them.
+    glue_only = bool(values["titles_jdbc_glue_connection"]) and not url
+    if not glue_only and (not url or not str(url).startswith("jdbc:postgresql://")):
         raise ConfigError(
             f"titles_jdbc_url={url!r}: set a PostgreSQL JDBC URL, "
-            "e.g. jdbc:postgresql://host:5432/appdb"
+            "e.g. jdbc:postgresql://host:5432/appdb (or, for Glue jobs only, "
+            "titles_jdbc_glue_connection)"
         )
-    for key in ("titles_jdbc_table", "titles_jdbc_key", "titles_jdbc_user"):
+    names = ("titles_jdbc_table", "titles_jdbc_key") + (() if glue_only else ("titles_jdbc_user",))
+    for key in names:
         if not values[key] or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", str(values[key])):
             raise ConfigError(f"{key}={values[key]!r}: set a plain SQL name, e.g. public.titles")
 

@@ -3,7 +3,7 @@
 The pins live in jvm/pom.xml; `make jars` copies exactly those artifacts from Maven Central into
 .jars/ (git-ignored) with Maven. Local sessions name the files they need in spark.jars (local
 paths: nothing is fetched when a session starts). Glue and EMR use their own S3 connector and
-Delta jars, so none of this applies there.
+Delta jars; the PostgreSQL driver is the one jar shipped to EMR (clickstream.aws.packaging).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ INSTALL_HINT = "run `make install` (it copies the jars pinned in jvm/pom.xml int
 # What each feature needs, by artifact id (file name without the version).
 S3A = ("hadoop-aws", "aws-java-sdk-bundle")
 DELTA = ("delta-spark_2.12", "delta-storage")
+POSTGRESQL = ("postgresql",)  # the JDBC driver of titles_source: jdbc
 
 
 class MissingJarsError(ConfigError):
@@ -31,7 +32,7 @@ def jars_dir() -> Path:
     return Path(override) if override else Path(__file__).resolve().parents[2] / ".jars"
 
 
-def _artifact(jar: Path) -> str:
+def artifact_id(jar: Path) -> str:
     """hadoop-aws-3.3.4.jar -> hadoop-aws (the version is the last dash-separated part)."""
     return jar.stem.rsplit("-", 1)[0]
 
@@ -41,7 +42,7 @@ def installed() -> dict[str, Path]:
     folder = jars_dir()
     if not folder.is_dir():
         return {}
-    return {_artifact(jar): jar for jar in sorted(folder.glob("*.jar"))}
+    return {artifact_id(jar): jar for jar in sorted(folder.glob("*.jar"))}
 
 
 def jars_for(*artifacts: str) -> list[Path]:

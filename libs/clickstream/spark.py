@@ -191,12 +191,15 @@ def apply_sql_conf(spark: SparkSession) -> None:
 
 
 def local_jars_conf(settings: Settings) -> dict[str, str]:
-    """spark.jars for a local session: S3A for a lake on S3, Delta for table_format delta."""
+    """spark.jars for a local session: S3A for a lake on S3, Delta for table_format delta, the
+    PostgreSQL driver for titles_source jdbc."""
     needed: tuple[str, ...] = ()
     if is_s3(settings.lake):
         needed += jars.S3A
     if settings.table_format == "delta":
         needed += jars.DELTA
+    if settings.titles_source == "jdbc":
+        needed += jars.POSTGRESQL
     return jars_conf(*needed) if needed else {}
 
 

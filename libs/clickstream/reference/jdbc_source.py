@@ -80,6 +80,11 @@ def read_titles_table(spark: SparkSession, settings: Settings, *, since: str | N
 
 def connection_options(settings: Settings) -> dict[str, str]:
     """Spark JDBC options: URL, driver, user, password (from the environment or a secret)."""
+    if not settings.titles_jdbc_url:
+        raise ConfigError(
+            "titles_jdbc_url is not set: local and EMR runs connect with titles_jdbc_url and "
+            "titles_jdbc_user (titles_jdbc_glue_connection serves Glue jobs only)"
+        )
     timeout = str(settings.titles_jdbc_timeout_seconds)
     return {
         "url": settings.titles_jdbc_url,
@@ -135,7 +140,8 @@ def check_connection(spark: SparkSession, settings: Settings, options: dict[str,
     except Exception as exc:
         raise ConfigError(
             "titles_source=jdbc: the PostgreSQL JDBC driver (org.postgresql.Driver) is not on the "
-            "classpath; name its jar with --set spark_conf.spark.jars=/path/to/postgresql-42.7.4.jar"
+            "classpath; locally run `make install` (it copies the jar into .jars/), on EMR deploy "
+            "with titles_source=jdbc (its steps pass the jar with --jars)"
         ) from exc
     try:
         connection = driver.connect(options["url"], props)
