@@ -47,9 +47,10 @@ def glue_job_arguments() -> dict[str, str]:
     return {"--datalake-formats": "delta", "--conf": conf}
 
 
-def emr_submit_args() -> list[str]:
-    """spark-submit options of an EMR 7.x step: EMR's Delta jars and the Delta session settings."""
-    args = ["--jars", ",".join(EMR_DELTA_JARS)]
+def emr_submit_args(extra_jars: Sequence[str] = ()) -> list[str]:
+    """spark-submit options of an EMR 7.x step: EMR's Delta jars (and extra_jars: spark-submit
+    keeps only the last --jars) and the Delta session settings."""
+    args = ["--jars", ",".join((*EMR_DELTA_JARS, *extra_jars))]
     for key, value in SESSION_CONF.items():
         args += ["--conf", f"{key}={value}"]
     return args

@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 import clickstream
+from clickstream import jars
 from clickstream.aws.deploy import (
     DeployPlan,
     deploy,
@@ -136,6 +137,7 @@ def test_artifacts_are_uploaded_to_the_versioned_prefix(
     assert f"releases/{VERSION}/clickstream_etl-{VERSION}-py3-none-any.whl" in keys
     assert f"releases/{VERSION}/clickstream-{VERSION}.zip" in keys
     assert f"releases/{VERSION}/conf/dev.yaml" in keys
+    assert f"releases/{VERSION}/jars/{jars.jars_for(*jars.POSTGRESQL)[0].name}" in keys
     body = s3.get_object(Bucket="clickstream-artifacts", Key=f"releases/{VERSION}/conf/base.yaml")
     assert body["Body"].read() == (artifacts.dist_dir / "conf" / "base.yaml").read_bytes()
 

@@ -3,8 +3,8 @@
 One call does, in order (each step create-or-update, so deploying twice changes nothing):
 
 1. build the package (clickstream.aws.packaging) and upload wheel, Glue's extra wheels, zip, EMR
-   environment archives, jobs/*.py and conf/*.yaml to <artifacts_uri>/<version>/ (skipped per
-   object when S3 already has the same bytes);
+   environment archives, the PostgreSQL JDBC driver jar, jobs/*.py and conf/*.yaml to
+   <artifacts_uri>/<version>/ (skipped per object when S3 already has the same bytes);
 2. the Glue Data Catalog: `database` (curated tables + quarantine, Parquet, dt projection) and
    `raw_database` (raw_clickstream, ref_titles);
 3. one Glue 5.0 job per pipeline job, named clickstream-<env>-<job> (underscores as hyphens);
@@ -12,7 +12,8 @@ One call does, in order (each step create-or-update, so deploying twice changes 
    run at a time (clickstream.aws.workflow);
 5. with an EMR cluster id: one command-runner.jar spark-submit step per job, in run order, each
    cancelling the steps after it when it fails, unless the same step is already pending or
-   running there.
+   running there. With titles_source jdbc the steps load the release's driver jar (--jars); Glue
+   jobs read the database through their Glue connection's own driver.
 
 The endpoint is boto3's own (AWS_ENDPOINT_URL works); the region is `aws_region`. With
 dry_run=True nothing is called on AWS: the plan lists every action and its target.
@@ -142,6 +143,8 @@ class DeployTargets:
     workflow_schedule: str | None
     emr_architecture: str
     table_format: str = "parquet"
+    titles_source: str = "csv"
+    titles_glue_connection: str | None = None
 
     @property
     def release_uri(self) -> str:
@@ -186,6 +189,8 @@ def deploy_targets(settings: Settings, version: str = clickstream.__version__) -
         timeout_minutes=timeout,
         bookmark_option=str(settings.values.get("bookmark_option") or "job-bookmark-enable"),
         table_format=str(settings.values.get("table_format") or "parquet"),
+        titles_source=settings.titles_source,
+        titles_glue_connection=settings.titles_jdbc_glue_connection,
         workflow_schedule=settings.values.get("glue_workflow_schedule"),
         emr_architecture=str(settings.values.get("emr_architecture") or "x86_64"),
     )
@@ -201,7 +206,8 @@ def release_uris(targets: DeployTargets, artifacts: Artifacts) -> dict[str, str]
 
     modules: the project's wheel and the wheels of what Glue 5.0 lacks, comma-separated, as
     --additional-python-modules takes them. emr_archive: the archive of the configured
-    emr_architecture ('' when the package has none).
+    emr_architecture ('' when the package has none). jdbc_driver: the PostgreSQL driver jar
+    ('' when the package has none).
     """
     conf = {path.name: path for path in artifacts.conf_files}
     for name in ("base.yaml", f"{targets.env}.yaml"):
@@ -214,6 +220,9 @@ def release_uris(targets: DeployTargets, artifacts: Artifacts) -> dict[str, str]
         "modules": ",".join(targets.uri(artifacts.relative(w)) for w in wheels),
         "zip": targets.uri(artifacts.relative(artifacts.zip_file)),
         "emr_archive": targets.uri(artifacts.relative(archive)) if archive else "",
+        "jdbc_driver": (
+            targets.uri(artifacts.relative(artifacts.jdbc_driver)) if artifacts.jdbc_driver else ""
+        ),
         "conf": ",".join(
             targets.uri(artifacts.relative(conf[n])) for n in ("base.yaml", f"{targets.env}.yaml")
         ),
@@ -245,6 +254,7 @@ def glue_job_definition(targets: DeployTargets, uris: Mapping[str, str], job: st
             "--TempDir": f"{targets.artifacts_uri}/tmp/",
             **(delta_lake.glue_job_arguments() if targets.table_format == "delta" else {}),
         },
+        **glue_connections(targets, job),
         "ExecutionProperty": {"MaxConcurrentRuns": 1},
         "MaxRetries": 0,
         "GlueVersion": GLUE_VERSION,
@@ -253,6 +263,18 @@ def glue_job_definition(targets: DeployTargets, uris: Mapping[str, str], job: st
         "Timeout": targets.timeout_minutes,
         "Tags": {"project": "clickstream-etl", "env": targets.env},
     }
+
+
+def glue_connections(targets: DeployTargets, job: str) -> dict[str, Any]:
+    """load_titles with titles_source jdbc reaches the database through its Glue connection
+    (network, driver and credentials); no other job needs it."""
+    if (
+        job != "load_titles"
+        or targets.titles_source != "jdbc"
+        or not targets.titles_glue_connection
+    ):
+        return {}
+    return {"Connections": {"Connections": [targets.titles_glue_connection]}}
 
 
 def job_update(definition: Mapping[str, Any]) -> dict[str, Any]:
@@ -311,13 +333,22 @@ def emr_step(targets: DeployTargets, uris: Mapping[str, str], job: str) -> dict[
                 f"spark.yarn.appMasterEnv.PYSPARK_PYTHON={python}",
                 "--files",
                 uris["conf"],
-                *(delta_lake.emr_submit_args() if targets.table_format == "delta" else []),
+                *emr_jar_args(targets, uris),
                 targets.uri(f"jobs/{job}.py"),
                 "--env",
                 targets.env,
             ],
         },
     }
+
+
+def emr_jar_args(targets: DeployTargets, uris: Mapping[str, str]) -> list[str]:
+    """One --jars (spark-submit keeps only the last) with EMR's Delta jars for table_format delta
+    and the release's PostgreSQL driver for titles_source jdbc; then the Delta settings."""
+    driver = [uris["jdbc_driver"]] if targets.titles_source == "jdbc" else []
+    if targets.table_format == "delta":
+        return delta_lake.emr_submit_args(extra_jars=driver)
+    return ["--jars", ",".join(driver)] if driver else []
 
 
 def _step_key(name: str, args: Sequence[str]) -> tuple[str, tuple[str, ...]]:
@@ -458,6 +489,11 @@ def deploy(
         record("trigger", trigger["Name"], status, trigger["Description"])
 
     if emr_cluster_id:
+        if targets.titles_source == "jdbc" and not uris["jdbc_driver"]:
+            raise DeployError(
+                "titles_source=jdbc: the package has no PostgreSQL JDBC driver jar for the EMR "
+                "steps; run make install and make package"
+            )
         if not uris["emr_archive"]:
             raise DeployError(
                 f"the package has no EMR environment archive for emr_architecture="

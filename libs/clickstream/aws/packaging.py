@@ -1,4 +1,5 @@
-"""Build the release under dist/: wheel, --py-files zip, Glue's extra wheels, EMR archives, jobs, conf.
+"""Build the release under dist/: wheel, --py-files zip, Glue's extra wheels, EMR archives, the
+JDBC driver jar, jobs, conf.
 
 The project's wheel comes from PyPA's `build` (`python -m build --wheel --no-isolation`) with the
 pinned setuptools that `make install` put in the venv, so packaging works offline. It builds from
@@ -14,11 +15,13 @@ Layout (mirrored under <artifacts_uri>/<version>/ by deploy):
                                                       also in --additional-python-modules
     dist/clickstream-<version>.zip                    the packages alone (--py-files)
     dist/emr/clickstream-environment-<version>-<arch>.tar.gz   EMR steps' --archives
+    dist/jars/postgresql-<ver>.jar                    EMR steps' --jars with titles_source jdbc
+                                                      (the one jar shipped; Glue has its own)
     dist/jobs/<job>.py                                job entry scripts (jobs/*.py)
     dist/conf/<env>.yaml                              config (conf/*.yaml)
 
 Glue's and EMR's wheels come from .wheelhouse/, which `make install` fills
-(clickstream.aws.wheelhouse). Run `python -m clickstream.aws.packaging [--dist-dir DIR]` or
+(clickstream.aws.wheelhouse); the driver jar from .jars/ (pinned in jvm/pom.xml, clickstream.jars). Run `python -m clickstream.aws.packaging [--dist-dir DIR]` or
 `make package`.
 """
 
@@ -36,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import clickstream
+from clickstream import jars
 from clickstream.aws.emr_environment import (
     ArchiveError,
     archive_name,
@@ -69,6 +73,8 @@ class Artifacts:
     glue_modules: tuple[Path, ...] = ()
     # EMR environment archives by architecture (x86_64, aarch64).
     emr_archives: Mapping[str, Path] = field(default_factory=dict)
+    # The PostgreSQL JDBC driver EMR steps load with titles_source jdbc.
+    jdbc_driver: Path | None = None
 
     def files(self) -> list[Path]:
         """Every built file, wheel and zip first."""
@@ -78,6 +84,7 @@ class Artifacts:
             self.zip_file,
             *self.glue_modules,
             *archives,
+            *([self.jdbc_driver] if self.jdbc_driver else []),
             *self.job_scripts,
             *self.conf_files,
         ]
@@ -225,6 +232,22 @@ def build_emr_archives(
     return built
 
 
+def copy_jdbc_driver(jar_dir: Path, out_dir: Path) -> Path:
+    """Copy the PostgreSQL driver jar pinned in jvm/pom.xml to out_dir/jars (stale ones removed)."""
+    found = {jars.artifact_id(jar): jar for jar in sorted(jar_dir.glob("*.jar"))}
+    (artifact,) = jars.POSTGRESQL
+    if artifact not in found:
+        raise PackagingError(f"no {artifact} jar in {jar_dir}: {jars.INSTALL_HINT}")
+    source = found[artifact]
+    folder = out_dir / "jars"
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.jar"):
+        if stale.name != source.name:
+            stale.unlink()
+    shutil.copyfile(source, folder / source.name)
+    return folder / source.name
+
+
 def _copy_folder(pattern: str, src_dir: Path, out_dir: Path) -> tuple[Path, ...]:
     """Copy src_dir/<pattern> to out_dir; drop files matching pattern left from older builds."""
     sources = sorted(p for p in src_dir.glob(pattern) if p.is_file())
@@ -246,14 +269,17 @@ def build_package(
     root: Path | None = None,
     wheelhouse: Path | None = None,
     emr_archs: Iterable[str] | None = None,
+    jar_dir: Path | None = None,
 ) -> Artifacts:
     """Build the release under dist_dir (relative: to root).
 
     wheelhouse: where make install put the wheels (default <root>/.wheelhouse). emr_archs: the
-    EMR archives to build (default: every architecture fetched; () builds none).
+    EMR archives to build (default: every architecture fetched; () builds none). jar_dir: where
+    make install put the jars (default clickstream.jars.jars_dir()).
     """
     root = root or project_root()
     wheelhouse = wheelhouse or root / ".wheelhouse"
+    jar_dir = jar_dir or jars.jars_dir()
     out = Path(dist_dir)
     if not out.is_absolute():
         out = root / out
@@ -280,6 +306,7 @@ def build_package(
         conf_files=_copy_folder("*.yaml", root / "conf", out / "conf"),
         glue_modules=copy_glue_modules(requirements, wheelhouse, out),
         emr_archives=build_emr_archives(wheel, version, wheelhouse, out, emr_archs),
+        jdbc_driver=copy_jdbc_driver(jar_dir, out),
     )
 
 
