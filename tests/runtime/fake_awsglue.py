@@ -1,11 +1,15 @@
-"""A test double of the awsglue package: arguments, GlueContext, catalog reads, bookmarks, Job.
+"""A test double of the awsglue package: arguments, GlueContext, catalog and JDBC reads,
+bookmarks, Job.
 
 `GlueDouble.install(monkeypatch)` puts modules named awsglue, awsglue.context, awsglue.job and
 awsglue.utils into sys.modules. The catalog reader returns DataFrames the test registered per
 (database, table); each registered frame has a FILE column naming the object a row came from.
+The JDBC reader (from_options) returns the rows registered per (Glue connection, dbtable).
 Like Glue, the double keeps a bookmark per (job name, transformation_ctx): with
-job-bookmark-enable or -pause a read returns only rows of objects not yet committed, and
-job.commit() (enable only) records the objects read since job.init. Every call is logged.
+job-bookmark-enable or -pause a catalog read returns only rows of objects not yet committed, a
+JDBC read with jobBookmarkKeys only rows whose key is past the committed one (above it, sort
+order asc; below it, desc), and job.commit() (enable only) records what was read since job.init.
+Every call is logged.
 """
 
 from __future__ import annotations
@@ -97,6 +101,12 @@ class GlueDouble:
         self.log: list[Call] = []
         self.committed: dict[tuple[str, str], set[str]] = {}
         self.pending: dict[tuple[str, str], set[str]] = {}
+        # Glue connections (name -> connection type) and their tables' rows (JDBC reads).
+        self.connections: dict[str, str] = {}
+        self.jdbc_tables: dict[tuple[str, str], DataFrame] = {}
+        # JDBC bookmarks: the last key value read per (job name, transformation_ctx).
+        self.jdbc_committed: dict[tuple[str, str], Any] = {}
+        self.jdbc_pending: dict[tuple[str, str], Any] = {}
         self.read_error: Exception | None = None
         self.job_name: str | None = None
         self.bookmark_option = "job-bookmark-disable"
@@ -106,6 +116,13 @@ class GlueDouble:
         if FILE not in frame.columns:
             raise ValueError(f"a registered frame needs a {FILE!r} column")
         self.tables[(database, table)] = frame
+
+    def register_jdbc(
+        self, connection: str, dbtable: str, frame: DataFrame, connection_type: str = "postgresql"
+    ) -> None:
+        """A Glue connection (it holds the URL and the credentials) and a table's rows behind it."""
+        self.connections[connection] = connection_type
+        self.jdbc_tables[(connection, dbtable)] = frame
 
     def calls(self, kind: str, job: str | None = None) -> list[Call]:
         """Logged calls of a kind, optionally of one job run."""
@@ -156,6 +173,48 @@ class GlueDouble:
         rows = rows.withColumnRenamed(FILE, name) if name else rows.drop(FILE)
         return FakeDynamicFrame(rows)
 
+    def read_jdbc(
+        self,
+        connection_type: str,
+        connection_options: Mapping[str, Any],
+        transformation_ctx: str = "",
+    ) -> FakeDynamicFrame:
+        """A table through a Glue connection: the rows past Glue's bookmark on jobBookmarkKeys."""
+        options = dict(connection_options)
+        self.record(
+            "from_options",
+            connection_type=connection_type,
+            connection_options=options,
+            transformation_ctx=transformation_ctx,
+        )
+        name, dbtable = options.get("connectionName"), options.get("dbtable")
+        if name not in self.connections:
+            raise RuntimeError(f"EntityNotFoundException: connection {name} not found")
+        if self.connections[name] != connection_type:
+            raise RuntimeError(
+                f"connection {name} is a {self.connections[name]} connection, not {connection_type}"
+            )
+        if (name, dbtable) not in self.jdbc_tables:
+            raise RuntimeError(f'ERROR: relation "{dbtable}" does not exist')
+        rows = self.jdbc_tables[(name, dbtable)]
+        keys = list(options.get("jobBookmarkKeys") or [])
+        bookmark = (self.job_name or "", transformation_ctx)
+        tracked = bool(transformation_ctx) and self.bookmark_option != "job-bookmark-disable"
+        if tracked and keys:
+            if len(keys) != 1:
+                raise NotImplementedError("the double keeps single-column JDBC bookmarks only")
+            key, order = keys[0], options.get("jobBookmarkKeysSortOrder", "asc")
+            last = self.jdbc_committed.get(bookmark)
+            if last is not None:
+                rows = rows.where(F.col(key) > last if order == "asc" else F.col(key) < last)
+            edge = F.max(key) if order == "asc" else F.min(key)
+            top = rows.agg(edge).collect()[0][0]
+            self.jdbc_pending[bookmark] = last if top is None else top
+        self.log[-1].detail["rows_returned"] = rows.count()
+        if rows.isEmpty():  # like the catalog reader's: a frame of nothing has no columns
+            return FakeDynamicFrame(self.spark.createDataFrame([], StructType([])))
+        return FakeDynamicFrame(rows)
+
     def modules(self) -> dict[str, ModuleType]:
         """The fake awsglue package and its modules, bound to this double."""
         double = self
@@ -174,6 +233,19 @@ class GlueDouble:
             ) -> FakeDynamicFrame:
                 return double.read_catalog(
                     database, table_name, transformation_ctx, additional_options
+                )
+
+            def from_options(
+                self,
+                connection_type: str,
+                connection_options: Mapping[str, Any] | None = None,
+                format: str | None = None,
+                format_options: Mapping[str, Any] | None = None,
+                transformation_ctx: str = "",
+                **kwargs: Any,
+            ) -> FakeDynamicFrame:
+                return double.read_jdbc(
+                    connection_type, connection_options or {}, transformation_ctx
                 )
 
         class GlueContext:
@@ -197,6 +269,7 @@ class GlueDouble:
                     "job_bookmark_option", "job-bookmark-disable"
                 )
                 double.pending = {}
+                double.jdbc_pending = {}
                 double.record("job.init", args=dict(args or {}), files=double.parquet_files())
 
             def commit(self) -> None:
@@ -204,7 +277,9 @@ class GlueDouble:
                 if double.bookmark_option == "job-bookmark-enable":
                     for key, objects in double.pending.items():
                         double.committed.setdefault(key, set()).update(objects)
+                    double.jdbc_committed.update(double.jdbc_pending)
                 double.pending = {}
+                double.jdbc_pending = {}
 
         def get_resolved(args: Sequence[str], options: Sequence[str]) -> dict[str, Any]:
             double.record("getResolvedOptions", options=list(options))

@@ -77,6 +77,9 @@ def pull_jdbc(ctx: JobContext, job: str) -> tuple[Batch | None, Selection]:
     glue = getattr(ctx.inputs, "jdbc_frame", None)  # runtime/glue.py on Glue
     if glue is not None:
         rows, lower = glue(job, JDBC_SOURCE, settings), "Glue's bookmark"
+        if not rows.columns:  # Glue's frame of no new rows may have no columns at all
+            ctx.echo(f"  no rows of {settings.titles_jdbc_table} past Glue's bookmark")
+            return None, Selection([])
     else:
         watermark = None
         if settings.bookmark_option != DISABLE:
