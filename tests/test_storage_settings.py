@@ -33,6 +33,7 @@ def test_make_install_put_exactly_the_jars_pinned_in_the_pom_in_the_jar_folder()
     # GIVEN the pins of jvm/pom.xml WHEN make install has run THEN .jars holds those, no others
     assert sorted(p.stem for p in jars.installed().values()) == sorted(pinned())
     assert "hadoop-aws-3.3.4" in pinned() and "delta-spark_2.12-3.3.0" in pinned()
+    assert any(p.startswith("postgresql-42.7.") for p in pinned())
 
 
 def test_local_sessions_load_only_the_jars_their_lake_and_format_need() -> None:
@@ -45,6 +46,17 @@ def test_local_sessions_load_only_the_jars_their_lake_and_format_need() -> None:
     assert all(Path(j).is_file() for j in s3_jars)  # local paths: nothing is fetched
     delta_jars = local_jars_conf(delta)["spark.jars"].split(",")
     assert [Path(j).name.rsplit("-", 1)[0] for j in delta_jars] == list(jars.DELTA)
+    jdbc = load_settings(
+        "local",
+        [
+            "lake_root=/tmp/lake",
+            "titles_source=jdbc",
+            "titles_jdbc_url=jdbc:postgresql://h/db",
+            "titles_jdbc_user=u",
+        ],
+    )
+    jdbc_jars = local_jars_conf(jdbc)["spark.jars"].split(",")
+    assert [Path(j).name.rsplit("-", 1)[0] for j in jdbc_jars] == list(jars.POSTGRESQL)
 
 
 def test_a_missing_jar_folder_fails_before_spark_naming_make_install(
