@@ -115,7 +115,21 @@ QUARANTINE = Table(
     description="Rejected raw records with the rule they broke; dt = arrival date of the object",
 )
 
+QUARANTINE_TITLES = Table(
+    "quarantine_titles",
+    "quarantine/titles",
+    _schema(
+        ("record", StringType(), True),
+        ("reason", StringType(), False),
+        ("source_file", StringType(), False),
+        ("ingested_at", TimestampType(), False),
+    ),
+    partitioned=False,
+    description="Rows of the titles source that are not changes (AWS DMS files), with the rule "
+    "they broke; ingested_at = the file's modification time",
+)
+
 CURATED_TABLES = (EVENTS, SESSIONS, DAILY_ACTIVE_USERS, TITLES, TITLES_HISTORY)
 # Tables written as Delta Lake tables with table_format: delta (titles stays Parquet).
 DELTA_CAPABLE = frozenset(t.name for t in (EVENTS, SESSIONS, DAILY_ACTIVE_USERS, QUARANTINE))
-ALL_TABLES = (*CURATED_TABLES, QUARANTINE)
+ALL_TABLES = (*CURATED_TABLES, QUARANTINE, QUARANTINE_TITLES)

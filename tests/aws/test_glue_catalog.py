@@ -23,7 +23,14 @@ from clickstream.aws.glue_catalog import (
     table_matches,
 )
 from clickstream.config import ConfigError, Settings, load_settings
-from clickstream.tables import ALL_TABLES, CURATED_TABLES, EVENTS, QUARANTINE, TITLES
+from clickstream.tables import (
+    ALL_TABLES,
+    CURATED_TABLES,
+    EVENTS,
+    QUARANTINE,
+    QUARANTINE_TITLES,
+    TITLES,
+)
 
 
 @pytest.fixture
@@ -58,7 +65,7 @@ def test_table_inputs_cover_curated_tables_and_quarantine(settings: Settings) ->
     managed = catalog_tables(settings)
     curated = [t["Name"] for db, t in managed if db == "clickstream_dev"]
     raw = [t["Name"] for db, t in managed if db == "clickstream_dev_raw"]
-    assert curated == [t.name for t in (*CURATED_TABLES, QUARANTINE)]
+    assert curated == [t.name for t in (*CURATED_TABLES, QUARANTINE, QUARANTINE_TITLES)]
     assert raw == ["raw_clickstream", "ref_titles"]
     quarantine = curated_table_input(settings, QUARANTINE)
     assert (
@@ -66,6 +73,11 @@ def test_table_inputs_cover_curated_tables_and_quarantine(settings: Settings) ->
         == "s3://clickstream-lake/quarantine/clickstream/"
     )
     assert quarantine["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+    rejected_titles = curated_table_input(settings, QUARANTINE_TITLES)
+    assert rejected_titles["StorageDescriptor"]["Location"] == (
+        "s3://clickstream-lake/quarantine/titles/"
+    )
+    assert rejected_titles["PartitionKeys"] == []
     titles = curated_table_input(settings, TITLES)
     assert titles["PartitionKeys"] == [] and "storage.location.template" not in titles["Parameters"]
     assert titles["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == PARQUET_SERDE

@@ -4,6 +4,7 @@ re-enriched when a change arrives after them."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,9 +15,11 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from clickstream.config import ConfigError, Settings
+from clickstream.pipeline import load_titles
+from clickstream.pipeline.context import JobContext
 from clickstream.pipeline.runner import run_pipeline
 from clickstream.reference import dms_source
-from clickstream.tables import EVENTS, SESSIONS, TITLES, TITLES_HISTORY
+from clickstream.tables import EVENTS, QUARANTINE_TITLES, SESSIONS, TITLES, TITLES_HISTORY
 from clickstream.writer import read_table
 from tests.pipeline import incremental_helpers as ih
 
@@ -243,20 +246,85 @@ def test_columns_are_taken_by_header_name_and_extra_columns_are_ignored(
     assert rows[0].changed_at.microsecond == 250000
 
 
-def test_a_row_with_an_unknown_op_fails_naming_the_file(spark: SparkSession, tmp_path: Path):
-    # GIVEN a CDC file with an Op that is not I, U or D
+def test_bad_dms_rows_go_to_quarantine_with_their_reason_and_the_run_goes_on(
+    spark: SparkSession, tmp_path: Path
+):
+    # GIVEN a full load with one row without a title_id, and a CDC file with a rename and rows
+    # with an unknown Op and an unparsable dms_commit_ts
+    write_dms(
+        tmp_path,
+        "LOAD00000001.csv",
+        HEADER
+        + "I,2026-02-28 00:00:00.000000,t1,One,drama\nI,2026-02-28 00:00:00.000000,,Nobody,g\n",
+        mtime=1_772_000_000,
+    )
     write_dms(
         tmp_path,
         "20260301-1200000000.csv",
-        HEADER + "X,2026-03-01 12:00:00.000000,t1,A,g\n",
-        mtime=1,
+        HEADER
+        + "X,2026-03-01 12:00:00.000000,t1,Bad op,g\n"
+        + "U,2026-03-01 12:00:00.000000,t1,One (renamed),drama\n"
+        + "U,01/03/2026 13:00,t1,Bad time,g\n",
+        mtime=1_772_400_000,
     )
-    path = f"file:{tmp_path / DMS / '20260301-1200000000.csv'}"
-    # WHEN read THEN one line names the setting and the file
-    with pytest.raises(
-        ConfigError, match=r"^titles_dms_path: DMS file 20260301-1200000000.csv: .*Op='X'"
-    ):
-        dms_source.dms_changes(spark, dms_source.DmsBatch([path], None))
+    settings = settings_for(tmp_path)
+    # WHEN load_titles runs
+    said: list[str] = []
+    summary = run_pipeline(settings, ["load_titles"], spark=spark, echo=said.append)
+    # THEN the good rows are changes: t1 and its rename
+    history = read_table(spark, settings.lake, TITLES_HISTORY).orderBy("valid_from").collect()
+    assert [r.title for r in history] == ["One", "One (renamed)"]
+    # AND each bad row is in quarantine_titles once, with the rule it broke, its file and time
+    folder = f"file://{tmp_path / DMS}"
+    quarantined = read_table(spark, settings.lake, QUARANTINE_TITLES).collect()
+    assert sorted((r.reason, r.source_file, r.ingested_at.timestamp()) for r in quarantined) == [
+        ("invalid_dms_commit_ts", f"{folder}/20260301-1200000000.csv", 1_772_400_000),
+        ("missing_title_id", f"{folder}/LOAD00000001.csv", 1_772_000_000),
+        ("unknown_op", f"{folder}/20260301-1200000000.csv", 1_772_400_000),
+    ]
+    by_reason = {r.reason: json.loads(r.record) for r in quarantined}
+    assert by_reason["unknown_op"] == {
+        "Op": "X",
+        "dms_commit_ts": "2026-03-01 12:00:00.000000",
+        "title_id": "t1",
+        "title": "Bad op",
+        "genre": "g",
+    }
+    assert by_reason["invalid_dms_commit_ts"]["dms_commit_ts"] == "01/03/2026 13:00"
+    # AND the run summary counts them by reason, and prints the count
+    by_count = {"invalid_dms_commit_ts": 1, "missing_title_id": 1, "unknown_op": 1}
+    job = summary["jobs"]["load_titles"]
+    assert (job["titles_quarantined"], job["titles_quarantined_by_reason"]) == (3, by_count)
+    assert summary["totals"]["titles_quarantined"] == 3
+    printed = "\n".join(said).splitlines()
+    assert [line.split() for line in printed if "title rows quarantined" in line] == [
+        ["title", "rows", "quarantined", "3"]
+    ]
+
+
+def test_reading_the_same_dms_files_again_quarantines_their_bad_rows_once(
+    spark: SparkSession, tmp_path: Path
+):
+    # GIVEN a full load with a bad row, loaded by a run that died before its bookmark commit
+    bad_load = HEADER + "I,2026-02-28 00:00:00.000000,t1,One,drama\nZ,2026-02-28,t2,Two,g\n"
+    write_dms(tmp_path, "LOAD00000001.csv", bad_load, mtime=1_772_000_000)
+    settings = settings_for(tmp_path)
+    load_titles.run(JobContext(spark, settings, ih.quiet))  # no commit: as if the job died here
+    # WHEN the run is repeated, then a CDC file arrives, then the full load is rewritten (reload)
+    run_pipeline(settings, ["load_titles"], spark=spark, echo=ih.quiet)
+    cdc = HEADER + "U,2026-03-01 12:00:00.000000,t1,One (renamed),drama\n"
+    write_dms(tmp_path, "20260301-1200000000.csv", cdc, mtime=1_772_400_000)
+    run_pipeline(settings, ["load_titles"], spark=spark, echo=ih.quiet)
+    after_cdc = read_table(spark, settings.lake, QUARANTINE_TITLES).count()
+    write_dms(tmp_path, "LOAD00000001.csv", bad_load, mtime=1_772_700_000)
+    run_pipeline(settings, ["load_titles"], spark=spark, echo=ih.quiet)
+    # THEN the bad row of the first file version is there once; the rewritten file's row is new
+    rows = read_table(spark, settings.lake, QUARANTINE_TITLES).collect()
+    assert after_cdc == 1
+    assert sorted((r.reason, r.ingested_at.timestamp()) for r in rows) == [
+        ("unknown_op", 1_772_000_000),
+        ("unknown_op", 1_772_700_000),
+    ]
 
 
 def test_files_without_the_op_column_fail_naming_the_endpoint_settings(

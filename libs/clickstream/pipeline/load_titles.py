@@ -36,7 +36,8 @@ def run(ctx: JobContext) -> JobOutcome:
     if pulled is None:
         ctx.echo(f"  no new {settings.titles_source} title changes")
         return JobOutcome(metrics={"titles": None}, commit=selection.commit)
-    batch, rows = pulled
+    batch, rows = pulled.batch, pulled.changes
+    quarantined, quarantine_tables = title_sources.quarantine(ctx, pulled)
     change_log.append(rows, lake, batch)
     history = title_history(change_log.read_log(spark, lake)).localCheckpoint()
     dts: list[str] = []
@@ -45,7 +46,7 @@ def run(ctx: JobContext) -> JobOutcome:
         windows = changed_windows(before, history).localCheckpoint()
         dts = title_dates.affected_dts(spark, lake, windows, settings.timezone)
     outcome_dts: dict[str, tuple[str, ...]] = {}
-    tables = [TITLES_HISTORY, TITLES]
+    tables = [TITLES_HISTORY, TITLES, *quarantine_tables]
     if dts:
         ctx.echo(f"  title changes touch events of {len(dts)} date(s): re-enriching them")
         changes.publish(lake, changes.new_change_id(), dts, _no_ranges(ctx))
@@ -65,6 +66,7 @@ def run(ctx: JobContext) -> JobOutcome:
         "titles": read_table(spark, lake, TITLES).count(),
         "title_versions": titles.count(),
         "event_dates_reenriched": len(dts),
+        **quarantined,
     }
     ctx.echo(f"  {metrics['titles']} current title(s), {metrics['title_versions']} version(s)")
     return JobOutcome(

@@ -88,6 +88,10 @@ def _totals(results: dict[str, Any]) -> dict[str, Any]:
     curate = results.get("curate_events", {})
     keys = ("records_read", "curated", "duplicates_removed", "quarantined", "quarantined_by_reason")
     totals = {k: curate[k] for k in keys if k in curate}
+    titles = results.get("load_titles", {})
+    for key in ("titles_quarantined", "titles_quarantined_by_reason"):
+        if key in titles:
+            totals[key] = titles[key]
     if "build_sessions" in results:
         totals["sessions_written"] = results["build_sessions"]["sessions_written"]
     if "daily_active_users" in results:
@@ -104,14 +108,15 @@ def format_summary(summary: dict[str, Any]) -> str:
         "curated": "curated (new events)",
         "duplicates_removed": "duplicates removed",
         "quarantined": "quarantined",
+        "titles_quarantined": "title rows quarantined",
         "sessions_written": "sessions (re)written",
         "days": "days (re)computed",
     }
     for key, label in labels.items():
         if key in totals:
             lines.append(f"  {label:<24}{totals[key]:>10,}")
-        if key == "quarantined":
-            for reason, n in totals.get("quarantined_by_reason", {}).items():
+        if key in ("quarantined", "titles_quarantined"):
+            for reason, n in totals.get(f"{key}_by_reason", {}).items():
                 lines.append(f"    {reason:<22}{n:>10,}")
     lines.append(f"  summary: {summary['lake']}/_runs/{summary['run_id']}.json")
     return "\n".join(lines)

@@ -7,17 +7,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pyspark.sql import DataFrame
 
 from clickstream.bookmarks import DISABLE, show
 from clickstream.pipeline.context import JobContext, Selection
 from clickstream.raw_objects import list_raw_objects
-from clickstream.reference import change_log, dms_source, jdbc_source
+from clickstream.reference import change_log, dms_source, jdbc_source, title_quarantine
 from clickstream.reference.csv_source import snapshot_changes
+from clickstream.tables import QUARANTINE_TITLES, Table
 
-Batch = tuple[str, DataFrame]  # (batch id, changes)
+
+@dataclass(frozen=True)
+class Batch:
+    """New changes of the source under a batch id, and its rows that are not changes (DMS)."""
+
+    batch: str
+    changes: DataFrame
+    rejected: DataFrame | None = None
+
+
 FILE_SET = "ref/titles/*"
 JDBC_SOURCE, WATERMARK = "titles_jdbc", "watermark"
 
@@ -45,7 +57,7 @@ def pull_csv(ctx: JobContext, job: str) -> tuple[Batch | None, Selection]:
     if not files or not (selection.chosen or first):
         return None, selection
     as_of = datetime.now(UTC)
-    return (snapshot, snapshot_changes(spark, sorted(present), as_of, snapshot)), selection
+    return Batch(snapshot, snapshot_changes(spark, sorted(present), as_of, snapshot)), selection
 
 
 def pull_dms(ctx: JobContext, job: str) -> tuple[Batch | None, Selection]:
@@ -62,7 +74,29 @@ def pull_dms(ctx: JobContext, job: str) -> tuple[Batch | None, Selection]:
     batch = change_log.batch_id("dms", {p: fingerprints[p] for p in chosen})
     plan = dms_source.plan_batch(files, chosen, batch)
     ctx.echo(f"  {len(chosen)} new DMS file(s) of {len(files)}")
-    return (batch, dms_source.dms_changes(spark, plan)), selection
+    changes, rejected = dms_source.dms_changes(spark, plan), dms_source.dms_rejected(spark, plan)
+    return Batch(batch, changes, rejected), selection
+
+
+def quarantine(ctx: JobContext, pulled: Batch) -> tuple[dict[str, Any], tuple[Table, ...]]:
+    """Keep the batch's rows that are not changes and republish quarantine_titles: the metrics
+    for the run summary (rows quarantined, by reason) and the tables written."""
+    if pulled.rejected is None:
+        return {}, ()
+    settings = ctx.settings
+    by_reason = title_quarantine.keep(pulled.rejected, settings.lake, pulled.batch)
+    metrics = {
+        "titles_quarantined": sum(by_reason.values()),
+        "titles_quarantined_by_reason": by_reason,
+    }
+    if not by_reason:
+        return metrics, ()
+    ctx.echo(
+        f"  {metrics['titles_quarantined']} source row(s) are not changes, to {QUARANTINE_TITLES.name}: "
+        + ", ".join(f"{n} {reason}" for reason, n in by_reason.items())
+    )
+    title_quarantine.publish(ctx.spark, settings.lake, settings.target_file_mb)
+    return metrics, (QUARANTINE_TITLES,)
 
 
 def dms_path(ctx: JobContext) -> str:
@@ -96,4 +130,4 @@ def pull_jdbc(ctx: JobContext, job: str) -> tuple[Batch | None, Selection]:
     ctx.echo(f"  pulled {table} rows from {since} to {top}")
     selection = ctx.select(job, JDBC_SOURCE, {WATERMARK: top})
     batch = change_log.batch_id("jdbc", {"from": lower or "", "to": top})
-    return (batch, changes), selection
+    return Batch(batch, changes), selection

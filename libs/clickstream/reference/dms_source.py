@@ -6,7 +6,9 @@ HH:mm:ss.ffffff). Full-load files are LOAD*.csv, CDC files are named by time
 (20141029-1134010000.csv); either may be gzip-compressed (.csv.gz).
 
 Each row is a change as of its dms_commit_ts, applied in order of (dms_commit_ts, file name, row
-order). Full-load files that are new or rewritten are a new snapshot: every present LOAD file
+order). A row with an Op other than I, U or D, a dms_commit_ts that is not a time or no title_id
+is not a change: it goes to the quarantine_titles table with its reason (dms_rejected), and the
+run goes on. Full-load files that are new or rewritten are a new snapshot: every present LOAD file
 is read, and titles absent from all of them are deleted as of the earliest dms_commit_ts among
 the new LOAD rows (the time the reload started).
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from clickstream.config import ConfigError
@@ -26,6 +28,11 @@ COLUMNS = ("title_id", "title", "genre")
 FILE_COLUMNS = (OP, COMMIT_TS, *COLUMNS)
 TIMESTAMP_FORMATS = ("yyyy-MM-dd HH:mm:ss.SSSSSS", "yyyy-MM-dd HH:mm:ss")
 SUFFIXES = (".csv", ".csv.gz")
+# Why a row is not a change (quarantine_titles.reason), in priority order.
+UNKNOWN_OP = "unknown_op"
+INVALID_COMMIT_TS = "invalid_dms_commit_ts"
+MISSING_TITLE_ID = "missing_title_id"
+REASONS = (UNKNOWN_OP, INVALID_COMMIT_TS, MISSING_TITLE_ID)
 
 
 def file_name(path: str) -> str:
@@ -77,7 +84,7 @@ def read_dms_rows(spark: SparkSession, paths: list[str]) -> DataFrame:
             "TimestampColumnName=dms_commit_ts on the DMS S3 endpoint"
         )
     return (
-        rows.select(*FILE_COLUMNS)
+        rows.select(*FILE_COLUMNS, F.col("_metadata.file_modification_time").alias("_modified"))
         .withColumn("_file", F.input_file_name())
         .withColumn("_row", F.monotonically_increasing_id())
     )
@@ -88,43 +95,63 @@ def changed_at(column: str) -> F.Column:
     return F.coalesce(*(F.try_to_timestamp(F.col(column), F.lit(f)) for f in TIMESTAMP_FORMATS))
 
 
-def dms_changes(spark: SparkSession, batch: DmsBatch) -> DataFrame:
-    """The batch as changes; a row with an unknown Op, a bad dms_commit_ts or no title_id fails
-    the run with one line naming its file (the bookmark stays, so the file is read again)."""
+def rejection_reason(op: F.Column, changed: F.Column, title_id: F.Column) -> F.Column:
+    """The first rule a row breaks (null: the row is a change): Op I, U or D, a dms_commit_ts
+    in the endpoint's format, a title_id."""
+    return (
+        F.when(op.isNull() | ~op.isin("I", "U", "D"), F.lit(UNKNOWN_OP))
+        .when(changed.isNull(), F.lit(INVALID_COMMIT_TS))
+        .when(title_id.isNull() | (F.trim(title_id) == ""), F.lit(MISSING_TITLE_ID))
+    )
+
+
+def _read(spark: SparkSession, batch: DmsBatch) -> DataFrame:
+    """Every row of the batch's files as a change candidate, with its rejection reason."""
     rows = read_dms_rows(spark, batch.paths)
     name = F.regexp_extract("_file", r"([^/]+)$", 1)
     load = name.startswith("LOAD")
-    changes = rows.select(
+    op, changed = F.upper(F.trim(F.col(OP))), changed_at(COMMIT_TS)
+    return rows.select(
         F.col("title_id"),
         F.col("title"),
         F.col("genre"),
-        F.upper(F.trim(F.col(OP))).alias("op"),
-        changed_at(COMMIT_TS).alias("changed_at"),
+        op.alias("op"),
+        changed.alias("changed_at"),
         (F.when(load, F.lit(batch.snapshot)) if batch.snapshot else F.lit(None))
         .cast("string")
         .alias("snapshot"),
         name.alias("source"),
         F.col("_row").cast("long").alias("seq"),
-        F.col(OP).alias("_raw_op"),
-        F.col(COMMIT_TS).alias("_raw_ts"),
+        rejection_reason(op, changed, F.col("title_id")).alias("_reason"),
+        F.to_json(F.struct(*FILE_COLUMNS)).alias("_record"),
+        F.col("_file"),
+        F.col("_modified"),
     )
-    bad = changes.where(
-        ~F.col("op").isin("I", "U", "D")
-        | F.col("op").isNull()
-        | F.col("changed_at").isNull()
-        | F.col("title_id").isNull()
-        | (F.trim("title_id") == "")
-    )
-    sample = bad.select("source", "_raw_op", "_raw_ts", "title_id").limit(1).collect()
-    if sample:
-        row = sample[0]
-        raise ConfigError(
-            f"titles_dms_path: DMS file {row['source']}: a row with Op={row['_raw_op']!r}, "
-            f"dms_commit_ts={row['_raw_ts']!r}, title_id={row['title_id']!r} is not a change; "
-            "expected Op I, U or D, dms_commit_ts yyyy-MM-dd HH:mm:ss.ffffff (TimestampColumnName"
-            "=dms_commit_ts, IncludeOpForFullLoad=true, AddColumnName=true) and a title_id"
+
+
+def dms_rejected(spark: SparkSession, batch: DmsBatch) -> DataFrame:
+    """The batch's rows that are not changes: the row as JSON, the rule it broke, its file and
+    the file's modification time (quarantine_titles columns), and the row's place in its file."""
+    rows = _read(spark, batch)
+    place = F.row_number().over(Window.partitionBy("_file").orderBy("seq"))
+    return (
+        rows.withColumn("row_in_file", place.cast("long"))
+        .where(F.col("_reason").isNotNull())
+        .select(
+            F.col("_record").alias("record"),
+            F.col("_reason").alias("reason"),
+            F.col("_file").alias("source_file"),
+            F.col("_modified").alias("ingested_at"),
+            "row_in_file",
         )
-    out = changes.drop("_raw_op", "_raw_ts")
+    )
+
+
+def dms_changes(spark: SparkSession, batch: DmsBatch) -> DataFrame:
+    """The batch's rows that are changes (dms_rejected has the others), and on a reload its
+    snapshot marker."""
+    changes = _read(spark, batch)
+    out = changes.where(F.col("_reason").isNull()).drop("_reason", "_record", "_file", "_modified")
     if batch.snapshot is None:
         return out
     # The reload's marker: as of its earliest new row, ordered before that row.
