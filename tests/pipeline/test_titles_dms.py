@@ -310,7 +310,8 @@ def test_reading_the_same_dms_files_again_quarantines_their_bad_rows_once(
     write_dms(tmp_path, "LOAD00000001.csv", bad_load, mtime=1_772_000_000)
     settings = settings_for(tmp_path)
     load_titles.run(JobContext(spark, settings, ih.quiet))  # no commit: as if the job died here
-    # WHEN the run is repeated, then a CDC file arrives, then the full load is rewritten (reload)
+    # WHEN the run is repeated, then a CDC file arrives, then the full load is rewritten (a
+    # reload with the same rows), then a reload whose bad row has another place
     run_pipeline(settings, ["load_titles"], spark=spark, echo=ih.quiet)
     cdc = HEADER + "U,2026-03-01 12:00:00.000000,t1,One (renamed),drama\n"
     write_dms(tmp_path, "20260301-1200000000.csv", cdc, mtime=1_772_400_000)
@@ -318,12 +319,20 @@ def test_reading_the_same_dms_files_again_quarantines_their_bad_rows_once(
     after_cdc = read_table(spark, settings.lake, QUARANTINE_TITLES).count()
     write_dms(tmp_path, "LOAD00000001.csv", bad_load, mtime=1_772_700_000)
     run_pipeline(settings, ["load_titles"], spark=spark, echo=ih.quiet)
-    # THEN the bad row of the first file version is there once; the rewritten file's row is new
-    rows = read_table(spark, settings.lake, QUARANTINE_TITLES).collect()
+    after_reload = read_table(spark, settings.lake, QUARANTINE_TITLES).collect()
+    moved = HEADER + "Z,2026-02-28,t2,Two,g\nI,2026-03-05 00:00:00.000000,t1,One,drama\n"
+    write_dms(tmp_path, "LOAD00000001.csv", moved, mtime=1_772_800_000)
+    run_pipeline(settings, ["load_titles"], spark=spark, echo=ih.quiet)
+    # THEN the bad row is there once, dated by the first read, through retries and reloads;
+    # the same content at another place of the file is another row
     assert after_cdc == 1
+    assert [(r.reason, r.ingested_at.timestamp()) for r in after_reload] == [
+        ("unknown_op", 1_772_000_000)
+    ]
+    rows = read_table(spark, settings.lake, QUARANTINE_TITLES).collect()
     assert sorted((r.reason, r.ingested_at.timestamp()) for r in rows) == [
         ("unknown_op", 1_772_000_000),
-        ("unknown_op", 1_772_700_000),
+        ("unknown_op", 1_772_800_000),
     ]
 
 

@@ -3,6 +3,7 @@ one-line failures naming the setting."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from clickstream.config import ConfigError, Settings
 from clickstream.pipeline import load_titles
 from clickstream.pipeline.context import JobContext
 from clickstream.pipeline.runner import run_pipeline
-from clickstream.tables import EVENTS, TITLES, TITLES_HISTORY
+from clickstream.tables import EVENTS, QUARANTINE_TITLES, TITLES, TITLES_HISTORY
 from clickstream.writer import read_table
 from tests.pipeline import incremental_helpers as ih
 from tests.reference.postgres_server import PASSWORD, USER, Server, free_port
@@ -194,3 +195,33 @@ def test_titles_of_events_follow_the_database_rows(
     titles = {r.event_id: r.title for r in read_table(spark, s.lake, EVENTS).collect()}
     # THEN both events take the only version known (the first one reaches back in time)
     assert titles == {"e1": "New", "e2": "New"}
+
+
+def test_rows_without_a_key_value_or_a_title_id_go_to_quarantine_once(
+    spark: SparkSession, postgres: Server, tmp_path: Path
+):
+    # GIVEN a table whose columns allow nulls: t1 at 10:00, t2 with no updated_at, a row with no
+    # title_id at 10:30
+    postgres.sql(
+        "DROP TABLE IF EXISTS public.t_nulls; CREATE TABLE public.t_nulls (title_id text, "
+        "title text, genre text, updated_at timestamp(6)); INSERT INTO public.t_nulls VALUES "
+        "('t1', 'One', 'g', '2026-03-01 10:00:00'), ('t2', 'Two', 'g', NULL), "
+        "(NULL, 'Nobody', 'g', '2026-03-01 10:30:00');"
+    )
+    s = settings(tmp_path, postgres, "public.t_nulls", "titles_jdbc_overlap_minutes=60")
+    # WHEN load_titles pulls, and pulls again after a new row (the overlap re-reads 10:30)
+    first = run_pipeline(s, ["load_titles"], spark=spark, echo=ih.quiet)
+    postgres.sql("INSERT INTO public.t_nulls VALUES ('t3', 'Three', 'g', '2026-03-01 11:00:00');")
+    run_pipeline(s, ["load_titles"], spark=spark, echo=ih.quiet)
+    # THEN the versions are t1 and t3; each bad row is quarantined once with its reason
+    assert versions(spark, s) == [("t1", "One", "10:00", None), ("t3", "Three", "11:00", None)]
+    rows = read_table(spark, s.lake, QUARANTINE_TITLES).collect()
+    assert sorted((r.reason, json.loads(r.record)["title"], r.source_file) for r in rows) == [
+        ("missing_key", "Two", f"{postgres.url}#public.t_nulls"),
+        ("missing_title_id", "Nobody", f"{postgres.url}#public.t_nulls"),
+    ]
+    # AND the first run's summary counted them
+    assert first["jobs"]["load_titles"]["titles_quarantined_by_reason"] == {
+        "missing_key": 1,
+        "missing_title_id": 1,
+    }

@@ -14,6 +14,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 
 from clickstream.bookmarks import DISABLE, show
+from clickstream.config import ConfigError
 from clickstream.pipeline.context import JobContext, Selection
 from clickstream.raw_objects import list_raw_objects
 from clickstream.reference import change_log, dms_source, jdbc_source, title_quarantine
@@ -120,14 +121,22 @@ def pull_jdbc(ctx: JobContext, job: str) -> tuple[Batch | None, Selection]:
             watermark = show(spark, settings.lake, job).get("processed", {}).get(WATERMARK)
         lower = jdbc_source.lower_bound(watermark, settings.titles_jdbc_overlap_minutes)
         rows = jdbc_source.read_titles_table(spark, settings, since=lower)
-    # One read of the database for the watermark and the change log.
-    changes = jdbc_source.jdbc_changes(rows, settings.titles_jdbc_key).localCheckpoint()
+    # One read of the database for the watermark, the change log and the quarantine.
+    key, table, since = settings.titles_jdbc_key, settings.titles_jdbc_table, lower or "the start"
+    rows = rows.localCheckpoint()
+    changes = jdbc_source.jdbc_changes(rows, key)
+    source = f"{settings.titles_jdbc_url or settings.titles_jdbc_glue_connection}#{table}"
+    rejected = jdbc_source.jdbc_rejected(rows, key, source, datetime.now(UTC))
     top = jdbc_source.max_changed_at(changes)
-    table, since = settings.titles_jdbc_table, lower or "the start"
     if top is None:
+        if not rejected.isEmpty():
+            raise ConfigError(
+                f"titles_jdbc_key={key!r}: no pulled row of {table} has both a title_id and a "
+                f"{key} value; the pull has nothing to date versions by"
+            )
         ctx.echo(f"  no rows of {table} since {since}")
         return None, Selection([])
     ctx.echo(f"  pulled {table} rows from {since} to {top}")
     selection = ctx.select(job, JDBC_SOURCE, {WATERMARK: top})
     batch = change_log.batch_id("jdbc", {"from": lower or "", "to": top})
-    return Batch(batch, changes), selection
+    return Batch(batch, changes, rejected), selection

@@ -131,7 +131,7 @@ def _read(spark: SparkSession, batch: DmsBatch) -> DataFrame:
 
 def dms_rejected(spark: SparkSession, batch: DmsBatch) -> DataFrame:
     """The batch's rows that are not changes: the row as JSON, the rule it broke, its file and
-    the file's modification time (quarantine_titles columns), and the row's place in its file."""
+    the file's modification time (quarantine_titles columns), and the row's number in its file."""
     rows = _read(spark, batch)
     place = F.row_number().over(Window.partitionBy("_file").orderBy("seq"))
     return (

@@ -1,6 +1,7 @@
 """The JDBC source: rows of the titles table pulled incrementally on an updated_at-style key.
 
-Each pulled row is a version of its title as of its key value. Deletes cannot be seen this way
+Each pulled row is a version of its title as of its key value; a row without a title_id or a key
+value goes to quarantine_titles (jdbc_rejected). Deletes cannot be seen this way
 (a deleted row is simply no longer there): with titles_source=jdbc a title is never closed by a
 delete; use the DMS source when deletes matter.
 
@@ -24,12 +25,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from clickstream.config import ConfigError, Settings
 
 TIMESTAMP_FORMAT = "yyyy-MM-dd HH:mm:ss.SSSSSS"  # of the watermark, UTC
+# Why a pulled row is not a version (quarantine_titles.reason).
+MISSING_TITLE_ID, MISSING_KEY = "missing_title_id", "missing_key"
 # PostgreSQL SQLSTATE classes: 28 = invalid authorization, 08 = connection exception,
 # 3D000 = no such database, 42P01 = no such table, 42703 = no such column.
 _STATES = {
@@ -169,6 +172,33 @@ def _connection_error(settings: Settings, exc: Exception) -> ConfigError:
     return ConfigError(f"titles_jdbc_url={settings.titles_jdbc_url!r}: cannot connect ({detail})")
 
 
+def jdbc_rejected(rows: DataFrame, key: str, source: str, pulled_at: datetime) -> DataFrame:
+    """Pulled rows that cannot be versions (no title_id, or no key value to date them by), as
+    quarantine_titles rows: the row as JSON, the rule it broke, the table, the pull's time."""
+    reason = F.when(
+        F.col("title_id").isNull() | (F.trim(F.col("title_id").cast("string")) == ""),
+        F.lit(MISSING_TITLE_ID),
+    ).when(F.col(key).isNull(), F.lit(MISSING_KEY))
+    record = F.to_json(
+        F.struct(*(F.col(c).cast("string").alias(c) for c in ("title_id", "title", "genre", key)))
+    )
+    return (
+        rows.select(record.alias("record"), reason.alias("reason"))
+        .where(F.col("reason").isNotNull())
+        .select(
+            "record",
+            "reason",
+            F.lit(source).alias("source_file"),
+            F.lit(pulled_at).cast("timestamp").alias("ingested_at"),
+            # Identical rows are told apart by their number; a single row is 1 in every pull.
+            F.row_number()
+            .over(Window.partitionBy("record", "reason").orderBy("record"))
+            .cast("long")
+            .alias("row_in_file"),
+        )
+    )
+
+
 def jdbc_changes(rows: DataFrame, key: str) -> DataFrame:
     """Pulled rows as changes: each row a version (op U) of its title as of its key value."""
     return rows.select(
@@ -180,7 +210,9 @@ def jdbc_changes(rows: DataFrame, key: str) -> DataFrame:
         F.lit(None).cast("string").alias("snapshot"),
         F.lit("jdbc").alias("source"),
         F.lit(0).cast("long").alias("seq"),
-    ).where(F.col("title_id").isNotNull() & F.col("changed_at").isNotNull())
+    ).where(
+        F.col("title_id").isNotNull() & (F.trim("title_id") != "") & F.col("changed_at").isNotNull()
+    )
 
 
 def max_changed_at(changes: DataFrame) -> str | None:

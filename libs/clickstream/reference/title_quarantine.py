@@ -2,13 +2,15 @@
 
 A batch's rejected rows are state under the lake (_state/titles/rejected/<batch>, replaced when the
 batch is read again), so a retried run keeps them once. quarantine_titles is rebuilt from every
-batch's rows: each bad row of each file version once (a reload reads its LOAD files again: their
-bad rows are not doubled; a rewritten file's earlier bad rows stay, they were received).
+batch's rows: each bad row once, by its source, content and place (row_in_file), dated by the
+first read that found it. A file read again (a reload, a rebuild) or a JDBC row pulled again (the
+overlap window) does not double it.
 """
 
 from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
 
 from clickstream import fs
@@ -24,8 +26,8 @@ REJECTED_SCHEMA = StructType(
         StructField("row_in_file", LongType(), False),
     ]
 )
-# One bad row of one file version.
-ROW_KEY = ("source_file", "ingested_at", "row_in_file")
+# One bad row: its source, content, rule and place among identical rows of its source.
+ROW_KEY = ("source_file", "record", "reason", "row_in_file")
 
 
 def state_root(lake: str) -> str:
@@ -54,5 +56,6 @@ def publish(spark: SparkSession, lake: str, target_file_mb: int) -> None:
     if not fs.list_names(spark, root):
         return
     rows = spark.read.schema(REJECTED_SCHEMA).option("recursiveFileLookup", True).parquet(root)
-    unique = rows.dropDuplicates(list(ROW_KEY)).orderBy(*ROW_KEY)
+    unique = rows.groupBy(*ROW_KEY).agg(F.min("ingested_at").alias("ingested_at"))
+    unique = unique.orderBy("source_file", "row_in_file", "record")
     write_table(unique, lake, QUARANTINE_TITLES, target_file_mb=target_file_mb)
