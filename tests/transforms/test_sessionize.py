@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from pyspark.sql import DataFrame
@@ -210,3 +210,62 @@ def test_non_positive_timeout_is_rejected(make_frame: MakeFrame):
     # GIVEN events, WHEN a zero timeout is asked for, THEN a ValueError names the option
     with pytest.raises(ValueError, match="timeout_minutes"):
         sessionize(events(make_frame, []), timeout_minutes=0)
+
+
+def test_event_at_exactly_the_cap_after_the_first_starts_a_new_session(
+    make_frame: MakeFrame, assert_frames_equal: Check
+):
+    # GIVEN one user active every 20 minutes from 00:00 to 02:00 (no gap over the timeout)
+    given = [(f"e{i}", "u1", f"2026-03-01T{i // 3:02d}:{i % 3 * 20:02d}:00.000") for i in range(7)]
+    # WHEN sessionized with a 1-hour cap
+    actual = sessionize(events(make_frame, given), max_session_hours=1)
+    # THEN the event at 01:00:00.000 (first + cap exactly) starts a session, and so does 02:00
+    firsts = ["e0"] * 3 + ["e3"] * 3 + ["e6"]
+    expected = [(*row, first) for row, first in zip(given, firsts, strict=True)]
+    assert_frames_equal(actual, sessions(make_frame, expected))
+
+
+def test_event_one_millisecond_before_the_cap_stays_in_the_session(
+    make_frame: MakeFrame, assert_frames_equal: Check
+):
+    # GIVEN events 20 minutes apart, the last one 0.001 s before the first + 1 hour
+    given = [
+        ("e1", "u1", "2026-03-01T10:00:00.000"),
+        ("e2", "u1", "2026-03-01T10:20:00.000"),
+        ("e3", "u1", "2026-03-01T10:40:00.000"),
+        ("e4", "u1", "2026-03-01T10:59:59.999"),
+    ]
+    # WHEN sessionized with a 1-hour cap THEN all four are one session
+    actual = sessionize(events(make_frame, given), max_session_hours=1)
+    assert_frames_equal(actual, sessions(make_frame, [(*row, "e1") for row in given]))
+
+
+def test_each_capped_session_counts_the_cap_from_its_own_first_event(
+    make_frame: MakeFrame, assert_frames_equal: Check
+):
+    # GIVEN an always-on client: 10:00, 10:25, 10:50, 11:15, 11:40, 12:05 (gaps of 25 minutes)
+    # and a gap over the timeout before 13:00, which restarts sessions and the cap alike
+    times = ["10:00", "10:25", "10:50", "11:15", "11:40", "12:05", "13:00", "13:25"]
+    given = [(f"e{i}", "u1", f"2026-03-01T{t}:00.000") for i, t in enumerate(times)]
+    # WHEN sessionized with a 1-hour cap
+    actual = sessionize(events(make_frame, given), max_session_hours=1)
+    # THEN 11:15 is the first event at or after 10:00 + 1 h, 12:05 is not yet 11:15 + 1 h
+    firsts = ["e0", "e0", "e0", "e3", "e3", "e3", "e6", "e6"]
+    expected = [(*row, first) for row, first in zip(given, firsts, strict=True)]
+    assert_frames_equal(actual, sessions(make_frame, expected))
+
+
+def test_without_a_cap_an_always_on_client_has_one_session(
+    make_frame: MakeFrame, assert_frames_equal: Check
+):
+    # GIVEN events every 25 minutes for 50 hours
+    given = [
+        (f"e{i:03d}", "u1", (ts("2026-03-01T00:00:00") + timedelta(minutes=25 * i)).isoformat())
+        for i in range(120)
+    ]
+    rows = [(e, u, t.removesuffix("+00:00")) for e, u, t in given]
+    # WHEN sessionized without a cap THEN one session; with the default 24 h cap, three
+    uncapped = sessionize(events(make_frame, rows), max_session_hours=None)
+    assert_frames_equal(uncapped, sessions(make_frame, [(*row, "e000") for row in rows]))
+    capped = sessionize(events(make_frame, rows))
+    assert capped.select("session_id").distinct().count() == 3

@@ -1,12 +1,14 @@
 """Recompute ranges: per user, the stretches of time a batch of new events can change.
 
 A stored session is touched when one of its events lies within the lookback L (the session
-timeout or the repeat window, whichever is longer) of a new event of the same user. Per user, the
-spans of the touched sessions and the times of the new events, merged when at most L apart, are
-the ranges. Stored sessions are more than one timeout apart, so a range holds whole sessions both
-before and after the batch: recomputing the events inside a range (with the events within L
-outside it as context for repeat suppression) gives exactly what a full run gives there, and
-every stored row outside the ranges keeps its session_id.
+timeout or the repeat window, whichever is longer) of a new event of the same user. Per user, a
+range runs from a touched session's start (or a new event) to the end of its activity (events
+linked by gaps <= L); ranges at most L apart are merged. A session boundary depends only on the
+events before it, so a range starts at a boundary a full run also has; it ends before a gap
+longer than L, which restarts sessions and the session cap alike. Recomputing the events inside
+a range (with the events within L outside it as context for repeat suppression) therefore gives
+exactly what a full run gives there, and every stored row outside the ranges keeps its
+session_id. Without the cap, L = timeout makes an activity one session, as before.
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ def lookback_seconds(settings: Settings) -> int:
 
 
 def touched_ranges(new: DataFrame, stored: DataFrame, lookback_s: int) -> DataFrame:
-    """(user_id, range_start, range_end): new event times and the spans of stored sessions with an
-    event within lookback_s of a new event of the same user, merged when at most lookback_s apart.
+    """(user_id, range_start, range_end): from each stored session with an event within
+    lookback_s of a new event of the same user (or from the new event), to the end of its activity
+    (events linked by gaps <= lookback_s), merged when at most lookback_s apart.
 
+    Running to the activity's end matters with the session cap: a change early in a long
+    activity can move every later cap boundary of it, never one past a longer gap.
     new has user_id and event_time; stored has user_id, event_time and session_id (curated rows).
     """
     window = F.lit(lookback_s * _MICROS)
@@ -43,20 +48,32 @@ def touched_ranges(new: DataFrame, stored: DataFrame, lookback_s: int) -> DataFr
     after = F.first(new_t, ignorenulls=True).over(
         by_time.rowsBetween(Window.currentRow, Window.unboundedFollowing)
     )
+    # The activity of each mark: a gap longer than lookback_s opens the next one.
+    opens = F.coalesce((t - F.lag(t).over(by_time)) > window, F.lit(True))
+    activity = F.sum(opens.cast("int")).over(
+        by_time.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    )
+    marked = (
+        marks.select("*", (t - before).alias("b"), (after - t).alias("a"), activity.alias("act"))
+        .withColumn("act_end", F.max("event_time").over(Window.partitionBy("user_id", "act")))
+        .persist()
+    )
     touched = (
-        marks.select("user_id", "session_id", (t - before).alias("b"), (after - t).alias("a"))
-        .where(F.col("session_id").isNotNull() & ((F.col("b") <= window) | (F.col("a") <= window)))
+        marked.where(
+            F.col("session_id").isNotNull() & ((F.col("b") <= window) | (F.col("a") <= window))
+        )
         .select("user_id", "session_id")
         .distinct()
     )
     spans = (
-        stored.join(touched, ["user_id", "session_id"], "left_semi")
+        marked.where(F.col("session_id").isNotNull())
+        .join(touched, ["user_id", "session_id"], "left_semi")
         .groupBy("user_id", "session_id")
-        .agg(F.min("event_time").alias("range_start"), F.max("event_time").alias("range_end"))
+        .agg(F.min("event_time").alias("range_start"), F.max("act_end").alias("range_end"))
         .drop("session_id")
     )
-    points = new.select("user_id", F.col("event_time").alias("range_start")).withColumn(
-        "range_end", F.col("range_start")
+    points = marked.where(F.col("session_id").isNull()).select(
+        "user_id", F.col("event_time").alias("range_start"), F.col("act_end").alias("range_end")
     )
     return merge_ranges(spans.unionByName(points), lookback_s)
 

@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from clickstream.firehose_reader import read_firehose, split_valid
 from clickstream.raw_objects import list_raw_objects
 from clickstream.transforms import daily_active_users, dedup_events, sessionize
-from clickstream_tools.bench.duckdb_reference import connect, run_reference
+from clickstream_tools.bench.duckdb_reference import _SESSIONIZE, connect, run_reference
 from clickstream_tools.sample import SampleReport, generate_sample
 
 DAU = "dt string, active_users long, events long"
@@ -93,3 +93,37 @@ def test_reference_writes_curated_parquet(lake: tuple[Path, SampleReport], tmp_p
     assert count("curated/daily_active_users", "sum(events)") == result["curated"]
     assert count("curated/sessions") == result["sessions"]
     assert count("quarantine/clickstream") == result["quarantined"]
+
+
+def test_reference_applies_the_session_cap_like_spark(
+    spark: SparkSession, make_frame: MakeFrame, assert_frames_equal: Check
+) -> None:
+    # GIVEN an always-on client (an event every 25 minutes for 60 hours) and a short visitor
+    con = connect(threads=1)
+    con.execute(
+        "CREATE TEMP TABLE deduped AS SELECT 'e' || lpad(i::VARCHAR, 3, '0') AS event_id, "
+        "'u1' AS user_id, 'view' AS event_type, "
+        "TIMESTAMPTZ '2026-03-01 00:00:00+00' + i * INTERVAL 25 MINUTE AS event_time, "
+        "NULL::VARCHAR AS title_id, TIMESTAMPTZ '2026-03-04 00:00:00+00' AS ingested_at, "
+        "'f' AS source_file FROM range(144) t(i) "
+        "UNION ALL SELECT 'x1', 'u2', 'view', TIMESTAMPTZ '2026-03-01 05:00:00+00', NULL, "
+        "TIMESTAMPTZ '2026-03-04 00:00:00+00', 'f'"
+    )
+    rows = con.execute("SELECT event_id, user_id, event_type, event_time FROM deduped").fetchall()
+    # WHEN both sessionize with a 24-hour cap
+    con.execute(
+        _SESSIONIZE.replace("{timeout_us}", str(30 * 60 * 1_000_000)).replace(
+            "{cap_us}", str(24 * 3600 * 1_000_000)
+        )
+    )
+    duck = con.execute("SELECT event_id, session_id FROM events").fetchall()
+    frame = make_frame(
+        [(e, u, k, t.replace(tzinfo=None)) for e, u, k, t in rows],
+        "event_id string, user_id string, event_type string, event_time timestamp",
+    )
+    sessions = sessionize(frame, max_session_hours=24).select("event_id", "session_id")
+    # THEN they give the same session of every event: 3 capped sessions for u1, 1 for u2
+    assert_frames_equal(
+        sessions, make_frame(duck, "event_id string, session_id string", expected=True)
+    )
+    assert len({s for _, s in duck}) == 4

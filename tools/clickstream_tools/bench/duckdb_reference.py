@@ -39,6 +39,7 @@ from clickstream.raw_objects import ingested_at_ms
 from clickstream_tools.bench import emit_result
 
 TIMEOUT_MINUTES = 30
+MAX_SESSION_HOURS = 24
 # Objects are read as lines; a concatenated object may be one line of several MB. DuckDB's CSV
 # buffers grow with this limit (256 MiB makes reading ~8x slower), so it follows the objects.
 MIN_MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -173,26 +174,49 @@ QUALIFY row_number() OVER (
 ) = 1
 """
 
-# Per user by (event_time, event_id): a gap strictly greater than the timeout starts a session;
+# Per user by (event_time, event_id): a gap strictly greater than the timeout starts a session,
+# and so does an event at or after the session's first event + the cap (walked in order, by a
+# recursive CTE, over the events past their activity's first cap);
 # session_id = first 32 hex digits of sha256(user_id || U+001F || first event_id), as in Spark.
 _SESSIONIZE = """
 CREATE OR REPLACE TEMP TABLE events AS
-WITH gaps AS (
-  SELECT *, epoch_us(event_time)
+WITH RECURSIVE gaps AS (
+  SELECT *, epoch_us(event_time) AS t,
+            epoch_us(event_time)
             - lag(epoch_us(event_time)) OVER (PARTITION BY user_id ORDER BY event_time, event_id)
             AS gap
   FROM deduped
 ),
 firsts AS (
   SELECT *, last_value(CASE WHEN gap IS NULL OR gap > {timeout_us} THEN event_id END IGNORE NULLS)
-            OVER (PARTITION BY user_id ORDER BY event_time, event_id
-                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS first_id
+            OVER w AS first_id,
+            last_value(CASE WHEN gap IS NULL OR gap > {timeout_us} THEN t END IGNORE NULLS)
+            OVER w AS activity_start
   FROM gaps
+  WINDOW w AS (PARTITION BY user_id ORDER BY event_time, event_id
+               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+),
+capped AS (
+  SELECT event_id, user_id, activity_start, t,
+         row_number() OVER (PARTITION BY user_id, activity_start ORDER BY event_time, event_id) AS rn
+  FROM firsts WHERE t - activity_start >= {cap_us}
+),
+walk AS (
+  SELECT user_id, activity_start, rn, t AS since, event_id AS cap_first, event_id
+  FROM capped WHERE rn = 1
+  UNION ALL
+  SELECT c.user_id, c.activity_start, c.rn,
+         CASE WHEN c.t >= w.since + {cap_us} THEN c.t ELSE w.since END,
+         CASE WHEN c.t >= w.since + {cap_us} THEN c.event_id ELSE w.cap_first END,
+         c.event_id
+  FROM walk w JOIN capped c
+    ON c.user_id = w.user_id AND c.activity_start = w.activity_start AND c.rn = w.rn + 1
 )
-SELECT event_id, user_id, event_type, event_time, title_id, ingested_at, source_file,
-       substr(sha256(user_id || chr(31) || first_id), 1, 32) AS session_id,
-       strftime(timezone('UTC', event_time), '%Y-%m-%d') AS dt
-FROM firsts
+SELECT f.event_id, f.user_id, f.event_type, f.event_time, f.title_id, f.ingested_at, f.source_file,
+       substr(sha256(f.user_id || chr(31) || coalesce(w.cap_first, f.first_id)), 1, 32)
+         AS session_id,
+       strftime(timezone('UTC', f.event_time), '%Y-%m-%d') AS dt
+FROM firsts f LEFT JOIN walk w ON w.user_id = f.user_id AND w.event_id = f.event_id
 """
 
 _SESSIONS = """
@@ -308,6 +332,7 @@ def run_reference(
     out_dir: str | None = None,
     *,
     timeout_minutes: int = TIMEOUT_MINUTES,
+    max_session_hours: int = MAX_SESSION_HOURS,
 ) -> dict[str, Any]:
     """Parse, dedup, sessionize and count the lake's raw zone; write Parquet when out_dir is set.
 
@@ -342,7 +367,13 @@ def run_reference(
     lap("list_and_parse")
     con.execute(_DEDUP)
     lap("dedup")
-    con.execute(_fill(_SESSIONIZE, timeout_us=int(timeout_minutes * 60 * 1_000_000)))
+    con.execute(
+        _fill(
+            _SESSIONIZE,
+            timeout_us=int(timeout_minutes * 60 * 1_000_000),
+            cap_us=int(max_session_hours * 3600 * 1_000_000),
+        )
+    )
     lap("sessionize")
     con.execute(_SESSIONS)
     con.execute(_DAU)
@@ -409,10 +440,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--result", help="JSON file for the result (default: stdout)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--timeout-minutes", type=int, default=TIMEOUT_MINUTES)
+    parser.add_argument("--max-session-hours", type=int, default=MAX_SESSION_HOURS)
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     con = connect(args.threads)
-    result = run_reference(con, args.lake, args.out, timeout_minutes=args.timeout_minutes)
+    result = run_reference(
+        con,
+        args.lake,
+        args.out,
+        timeout_minutes=args.timeout_minutes,
+        max_session_hours=args.max_session_hours,
+    )
     result["seconds"] = round(time.perf_counter() - t0, 3)
     result["start_seconds"] = 0.0
     con.close()

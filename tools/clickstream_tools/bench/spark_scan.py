@@ -81,7 +81,11 @@ def core(spark: SparkSession, settings: Settings, raw_root: str, out: str) -> di
     """Firehose reader, valid records deduplicated and sessionized, written by dt (no bookkeeping)."""
     objects = list_raw_objects(spark, raw_root)
     valid, _ = split_valid(read_firehose(spark, objects))
-    events = sessionize(dedup_events(valid), timeout_minutes=settings.session_timeout_minutes)
+    events = sessionize(
+        dedup_events(valid),
+        timeout_minutes=settings.session_timeout_minutes,
+        max_session_hours=settings.max_session_hours,
+    )
     obs = Observation("core")
     rows = events.withColumn(PARTITION_COLUMN, local_date("event_time", settings.timezone)).observe(
         obs, F.count(F.lit(1)).alias("rows")

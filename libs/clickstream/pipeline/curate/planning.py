@@ -59,10 +59,13 @@ class Plan:
 
 
 def plan(ctx: JobContext, new: DataFrame, new_dts: list[str], existing: Existing) -> Plan:
-    """The new events' ranges and the dates they need.
+    """The ranges around new (user_id, event_time: where stored events change) and the dates
+    they need.
 
     Stored events within one lookback of a new event lie on its date or the next or previous
-    one; dates are added only while a touched session or a range's context reaches further.
+    one; dates are added only while a touched session, an activity or a range's context reaches
+    further (a session is shorter than max_session_hours, so backwards that is one more date;
+    forwards, an activity still running after two dates gets every later date in one step).
     With nothing stored on those dates, every session there is new: no ranges are needed.
     """
     spark, settings = ctx.spark, ctx.settings
@@ -72,6 +75,7 @@ def plan(ctx: JobContext, new: DataFrame, new_dts: list[str], existing: Existing
     if not read:
         return Plan(new_dts, [], None)
     users = new.select("user_id").distinct()
+    forward_steps = 0
     while True:
         stored = read_table(spark, settings.lake, EVENTS, sorted(read))
         stored = stored.join(users, "user_id", "left_semi")
@@ -81,6 +85,12 @@ def plan(ctx: JobContext, new: DataFrame, new_dts: list[str], existing: Existing
         if not more:
             return Plan(sorted(covered), sorted(read), ranges)
         ranges.unpersist()
+        if max(more) > max(read):
+            forward_steps += 1
+            if forward_steps > 1:
+                # An activity (a long session, or capped sessions back to back) runs on past
+                # the next date: read every later stored date in one step, not date by date.
+                more |= {d for d in stored_dts if d > max(read)}
         read |= more
 
 

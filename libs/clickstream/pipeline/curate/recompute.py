@@ -63,7 +63,11 @@ def recompute(
     kept_obs, out_obs = Observation("kept"), Observation("out")
     titles = read_table(spark, settings.lake, TITLES_HISTORY)  # titles as of each event
     enriched = enrich_events(recomputed.observe(kept_obs, F.count(F.lit(1)).alias("rows")), titles)
-    curated = sessionize(enriched, timeout_minutes=settings.session_timeout_minutes)
+    curated = sessionize(
+        enriched,
+        timeout_minutes=settings.session_timeout_minutes,
+        max_session_hours=settings.max_session_hours,
+    )
     curated = curated.observe(out_obs, F.count(F.lit(1)).alias("rows"))
     output = curated.select(*table_schema(EVENTS).names)
     if stored.untouched is not None:
