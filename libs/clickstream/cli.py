@@ -33,7 +33,7 @@ def _tool(command: str, module: str) -> ModuleType:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line: clickstream {run,sample,demo,bookmarks,deploy,maintain,redshift-sql}."""
+    """The command line: clickstream {run,rebuild,sample,demo,bookmarks,deploy,maintain,redshift-sql}."""
     parser = argparse.ArgumentParser(prog="clickstream", allow_abbrev=False, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -42,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("jobs", nargs="*", metavar="JOB", help=f"any of: {', '.join(JOB_NAMES)}")
     add_env_args(run)
+
+    rebuild = sub.add_parser(
+        "rebuild",
+        allow_abbrev=False,
+        help="rebuild curated tables and state from the raw objects (to change a pinned rule)",
+    )
+    add_env_args(rebuild)
 
     sample = sub.add_parser(
         "sample", allow_abbrev=False, help="generate a sample raw zone and titles CSV"
@@ -94,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.env, args.overrides)
+
+
+def _cmd_rebuild(args: argparse.Namespace) -> int:
+    from clickstream.pipeline.runner import rebuild_lake
+
+    rebuild_lake(_settings(args))
+    return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -173,6 +187,7 @@ def _cmd_redshift(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "run": _cmd_run,
+    "rebuild": _cmd_rebuild,
     "sample": _cmd_sample,
     "demo": _cmd_demo,
     "bookmarks": _cmd_bookmarks,

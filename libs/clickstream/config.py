@@ -138,6 +138,8 @@ def _validate(values: dict[str, Any]) -> None:
     positive_int("repeat_window_seconds", 0)
     positive_int("target_file_mb", 1)
     positive_int("glue_number_of_workers", 1)
+    positive_int("max_session_hours", 1)
+    positive_int("lease_stale_minutes", 1)
     try:
         ZoneInfo(str(values["timezone"]))
     except (ZoneInfoNotFoundError, ValueError):

@@ -20,10 +20,13 @@ def exists(spark: SparkSession, path: str) -> bool:
 
 
 def read_text(spark: SparkSession, path: str) -> str | None:
-    """A UTF-8 file's text, or None when it does not exist."""
+    """A UTF-8 file's text, or None when it does not exist (nor its previous version, which
+    write_text keeps aside while it moves the new one in)."""
     fs, hpath = _fs_path(spark, path)
     if not fs.exists(hpath):
-        return None
+        fs, hpath = _fs_path(spark, f"{path}.previous")
+        if not fs.exists(hpath):
+            return None
     stream = fs.open(hpath)
     try:
         jvm = spark.sparkContext._jvm
@@ -34,19 +37,30 @@ def read_text(spark: SparkSession, path: str) -> str | None:
 
 
 def write_text(spark: SparkSession, path: str, text: str) -> None:
-    """Write a UTF-8 file whole: to a temporary name first, then renamed over the target."""
+    """Write a UTF-8 file whole: to a temporary name first; the old file is moved aside (never
+    deleted) before the new one is renamed in, and deleted only once it is in place.
+
+    Versioned state objects (clickstream.state_store) need no such dance; this is for files
+    that must keep one name.
+    """
     fs, hpath = _fs_path(spark, path)
     jvm = spark.sparkContext._jvm
     tmp = jvm.org.apache.hadoop.fs.Path(f"{path}.tmp")
+    previous = jvm.org.apache.hadoop.fs.Path(f"{path}.previous")
     out = fs.create(tmp, True)
     try:
         out.write(bytearray(text.encode("utf-8")))
     finally:
         out.close()
     if fs.exists(hpath):
-        fs.delete(hpath, False)
+        if fs.exists(previous):
+            fs.delete(previous, False)
+        if not fs.rename(hpath, previous):
+            raise OSError(f"could not move {path} aside to {path}.previous")
     if not fs.rename(tmp, hpath):
         raise OSError(f"could not rename {path}.tmp to {path}")
+    if fs.exists(previous):
+        fs.delete(previous, False)
 
 
 def delete(spark: SparkSession, path: str) -> bool:

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from clickstream import cli
-from clickstream.bookmarks import bookmark_path
+from clickstream import bookmarks, cli
 from clickstream.config import Settings, load_settings
 from clickstream.pipeline import curate_events
 from clickstream.pipeline.runner import run_pipeline
@@ -36,8 +35,9 @@ def curate(spark: SparkSession, lake: Path, option: str = "job-bookmark-enable")
 
 
 def state(lake: Path) -> dict[str, Any] | None:
-    path = Path(bookmark_path(str(lake), "curate_events"))
-    return json.loads(path.read_text()) if path.exists() else None
+    """The bookmark's current version (None when never committed)."""
+    doc = bookmarks.show(None, str(lake), "curate_events")  # type: ignore[arg-type]
+    return doc if "updated_at" in doc else None
 
 
 def test_enable_advances_disable_rereads_without_advancing_and_a_changed_object_is_new(

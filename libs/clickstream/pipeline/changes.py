@@ -4,7 +4,11 @@ A change set names the event dates (dt) the run rewrites and, per user, the time
 sessions it recomputes (see clickstream.pipeline.ranges). A "full" change set has no ranges:
 nothing was curated near its dates before, so every session there is new. curate_events publishes
 the change set before it writes, so a run that dies halfway still leaves a record of what it may
-have changed; recomputing from the events as they are is always safe.
+have changed, and marks it ready only once the events it describes are committed. Derived jobs
+read ready sets only; the next curate run completes a set a dead run left unready.
+
+State objects go through clickstream.state_store: the manifest and the ready mark are each
+created once and never rewritten.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ from functools import reduce
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StringType, StructField, StructType, TimestampType
 
-from clickstream import fs
 from clickstream.config import ConfigError
 from clickstream.pipeline.ranges import RANGE_COLUMNS
+from clickstream.state_store import store_for
 
-FORMAT = 2
+FORMAT = 3
+# Sets written before ready marks existed (format 2) were published by runs that rewrote their
+# dates whole on any rerun: they count as ready.
+READY_FORMATS = (2,)
 RANGES_SCHEMA = StructType(
     [
         StructField("user_id", StringType(), False),
@@ -32,9 +39,12 @@ RANGES_SCHEMA = StructType(
 )
 
 
+CHANGES = "_state/changes"
+
+
 def changes_root(lake: str) -> str:
     """Folder of the change sets under the lake root."""
-    return f"{lake}/_state/changes"
+    return f"{lake}/{CHANGES}"
 
 
 def new_change_id() -> str:
@@ -49,14 +59,24 @@ class ChangeSet:
     change_id: str
     dts: tuple[str, ...]
     full: bool
+    ready: bool = False
+    # Raw objects the run curated (for recovering dates whose files a crash lost).
+    sources: tuple[str, ...] = ()
 
 
 def ranges_path(lake: str, change_id: str) -> str:
     return f"{changes_root(lake)}/{change_id}/ranges"
 
 
-def publish(lake: str, change_id: str, dts: list[str], ranges: DataFrame | None) -> ChangeSet:
-    """Write the change set: ranges first, the manifest last (a change set without one is ignored)."""
+def publish(
+    lake: str,
+    change_id: str,
+    dts: list[str],
+    ranges: DataFrame | None,
+    sources: list[str] | None = None,
+) -> ChangeSet:
+    """Write the change set, not ready: ranges first, the manifest last (a change set without one
+    is ignored)."""
     root = f"{changes_root(lake)}/{change_id}"
     spark = ranges.sparkSession if ranges is not None else SparkSession.getActiveSession()
     assert spark is not None
@@ -67,25 +87,62 @@ def publish(lake: str, change_id: str, dts: list[str], ranges: DataFrame | None)
         "format": FORMAT,
         "dts": sorted(dts),
         "full": ranges is None,
+        "sources": sorted(sources or []),
     }
-    fs.write_text(spark, f"{root}/manifest.json", json.dumps(manifest))
-    return ChangeSet(change_id, tuple(sorted(dts)), ranges is None)
+    if not store_for(lake).create(f"{CHANGES}/{change_id}/manifest.json", json.dumps(manifest)):
+        raise RuntimeError(f"change set {change_id} exists already")
+    return ChangeSet(
+        change_id, tuple(sorted(dts)), ranges is None, False, tuple(manifest["sources"])
+    )
 
 
-def list_change_sets(spark: SparkSession, lake: str) -> dict[str, ChangeSet]:
-    """Every complete change set under the lake, by id."""
+def mark(lake: str, change_id: str, name: str) -> None:
+    """Record a step of a change set: "events_written" (events and repeat_suppressed are
+    written) or "ready" (its run committed; derived jobs may read it). Idempotent."""
+    store_for(lake).create(f"{CHANGES}/{change_id}/{name}", "")
+
+
+def has_mark(lake: str, change_id: str, name: str) -> bool:
+    """Whether mark() recorded that step."""
+    return store_for(lake).read(f"{CHANGES}/{change_id}/{name}") is not None
+
+
+def mark_ready(lake: str, change_id: str) -> None:
+    """Mark a change set ready: the events it describes are committed (idempotent)."""
+    mark(lake, change_id, "ready")
+
+
+def list_change_sets(
+    spark: SparkSession, lake: str, *, ready_only: bool = True
+) -> dict[str, ChangeSet]:
+    """The complete change sets under the lake, by id: ready ones only unless ready_only=False."""
+    store = store_for(lake)
+    keys = store.list(CHANGES)
+    marked = {k.split("/")[-2] for k in keys if k.endswith("/ready")}
     found = {}
-    for name in fs.list_names(spark, changes_root(lake)):
-        text = fs.read_text(spark, f"{changes_root(lake)}/{name}/manifest.json")
-        if text:
-            doc = json.loads(text)
-            if doc.get("format") != FORMAT:
-                raise ConfigError(
-                    f"change set {name} was written by an older version; run build_sessions and "
-                    "daily_active_users once with --set bookmark_option=job-bookmark-disable, "
-                    f"then delete {changes_root(lake)}/{name}"
-                )
-            found[name] = ChangeSet(name, tuple(doc["dts"]), bool(doc["full"]))
+    for key in keys:
+        if not key.endswith("/manifest.json"):
+            continue
+        name = key.split("/")[-2]
+        text = store.read(key)
+        if text is None:
+            continue
+        doc = json.loads(text.text)
+        if doc.get("format") not in (FORMAT, *READY_FORMATS):
+            raise ConfigError(
+                f"change set {name} was written by an older version; run build_sessions and "
+                "daily_active_users once with --set bookmark_option=job-bookmark-disable, "
+                f"then delete {changes_root(lake)}/{name}"
+            )
+        ready = name in marked or doc["format"] in READY_FORMATS
+        if ready or not ready_only:
+            found[name] = ChangeSet(
+                name,
+                tuple(doc["dts"]),
+                bool(doc["full"]),
+                ready,
+                tuple(doc.get("sources", ())),
+            )
     return found
 
 

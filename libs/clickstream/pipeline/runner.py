@@ -15,9 +15,12 @@ from pyspark.sql import SparkSession
 from clickstream import fs
 from clickstream.catalog import register_tables
 from clickstream.config import ConfigError, Settings
+from clickstream.lake_rules import check_rules
+from clickstream.leases import Lease, acquire, check_free
 from clickstream.pipeline import JOB_NAMES
 from clickstream.pipeline.context import JobContext, JobOutcome
 from clickstream.spark import catalog_dir, get_spark
+from clickstream.state_store import store_for, write_pointer
 
 
 def resolve_jobs(names: Sequence[str]) -> list[str]:
@@ -28,8 +31,9 @@ def resolve_jobs(names: Sequence[str]) -> list[str]:
     return [n for n in JOB_NAMES if not names or n in names]
 
 
-def run_job(ctx: JobContext, name: str) -> JobOutcome:
-    """Run one job, register what it wrote, then (only then) commit its bookmark."""
+def run_job(ctx: JobContext, name: str, lease: Lease | None = None) -> JobOutcome:
+    """Run one job, register what it wrote, then (only then, and only while it still holds its
+    lease) commit its bookmark."""
     outcome: JobOutcome = import_module(f"clickstream.pipeline.{name}").run(ctx)
     register_tables(
         ctx.spark,
@@ -39,6 +43,8 @@ def run_job(ctx: JobContext, name: str) -> JobOutcome:
         outcome.dropped,
         sync=ctx.catalog_sync,
     )
+    if lease is not None:
+        lease.check()
     outcome.commit()
     return outcome
 
@@ -55,19 +61,35 @@ def run_pipeline(
     started = datetime.now(UTC)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     t0 = time.perf_counter()
-    spark = spark or get_spark(settings)
-    ctx = JobContext(spark, settings, echo)
-    echo(f"clickstream run {run_id}: env={settings.env} lake={settings.lake}")
-    if settings.catalog == "hive" and settings.spark_master:
-        echo(f"  catalog: embedded Derby metastore in {catalog_dir(settings)}")
+    # Before Spark starts: the lake's pinned rules, and no live run of any of these jobs.
+    check_rules(settings)
+    stale = settings.lease_stale_minutes
+    check_free(settings.lake, names, stale_minutes=stale)
+    lease: Lease | None = acquire(settings.lake, names[0], stale_minutes=stale, warn=echo)
     results: dict[str, Any] = {}
-    for i, name in enumerate(names, 1):
-        echo(f"[{i}/{len(names)}] {name}")
-        t = time.perf_counter()
-        outcome = run_job(ctx, name)
-        seconds = round(time.perf_counter() - t, 2)
-        results[name] = {"seconds": seconds, **outcome.metrics}
-        echo(f"  done in {seconds:.1f}s")
+    try:
+        spark = spark or get_spark(settings)
+        ctx = JobContext(spark, settings, echo)
+        echo(f"clickstream run {run_id}: env={settings.env} lake={settings.lake}")
+        if settings.catalog == "hive" and settings.spark_master:
+            echo(f"  catalog: embedded Derby metastore in {catalog_dir(settings)}")
+        for i, name in enumerate(names, 1):
+            echo(f"[{i}/{len(names)}] {name}")
+            t = time.perf_counter()
+            if lease is None:
+                lease = acquire(settings.lake, name, stale_minutes=stale, warn=echo)
+            lease.keep_renewed(stale * 60 / 4)
+            try:
+                outcome = run_job(ctx, name, lease)
+            finally:
+                lease.release()
+                lease = None
+            seconds = round(time.perf_counter() - t, 2)
+            results[name] = {"seconds": seconds, **outcome.metrics}
+            echo(f"  done in {seconds:.1f}s")
+    finally:
+        if lease is not None:
+            lease.release()
     summary = {
         "run_id": run_id,
         "env": settings.env,
@@ -78,10 +100,28 @@ def run_pipeline(
         "totals": _totals(results),
     }
     text = json.dumps(summary, indent=2)
-    fs.write_text(spark, settings.path("_runs", f"{run_id}.json"), text)
-    fs.write_text(spark, settings.path("_runs", "latest.json"), text)
+    store = store_for(settings.lake)
+    store.create(f"_runs/{run_id}.json", text)  # immutable, one per run
+    write_pointer(store, "_runs/latest.json", text)  # written last
     echo(format_summary(summary))
     return summary
+
+
+def rebuild_lake(
+    settings: Settings, *, spark: SparkSession | None = None, echo: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Delete the lake's curated tables, quarantine and state (never its raw objects, reference
+    files or leases), then run the whole pipeline over every raw object: the way to change a rule
+    pinned to the lake. Fails first when any job is running."""
+    check_free(settings.lake, list(JOB_NAMES), stale_minutes=settings.lease_stale_minutes)
+    spark = spark or get_spark(settings)
+    for folder in ("curated", "quarantine"):
+        fs.delete(spark, settings.path(folder))
+    for name in fs.list_names(spark, settings.path("_state")):
+        if name != "leases":
+            fs.delete(spark, settings.path("_state", name))
+    echo(f"rebuild: curated tables, quarantine and state deleted under {settings.lake}")
+    return run_pipeline(settings, spark=spark, echo=echo)
 
 
 def _totals(results: dict[str, Any]) -> dict[str, Any]:

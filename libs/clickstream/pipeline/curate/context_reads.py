@@ -17,14 +17,13 @@ from clickstream.writer import read_table
 
 @dataclass(frozen=True)
 class StoredContext:
-    """Stored events of the rewritten dates outside the ranges (kept as stored), their count
-    before the write, and stored rows inside the ranges or one lookback of them (recomputed).
+    """Stored events of the rewritten dates outside the ranges (kept as stored), and stored rows
+    inside the ranges or one lookback of them (recomputed).
 
-    All None (and 0) when the plan has no ranges: nothing near the new events is stored.
+    Both None when the plan has no ranges: nothing near the new events is stored.
     """
 
     untouched: DataFrame | None = None
-    rows_before: int = 0
     context: DataFrame | None = None
 
 
@@ -33,13 +32,11 @@ def stored_context(ctx: JobContext, plan: Plan, ranges: DataFrame | None) -> Sto
     if ranges is None:
         return StoredContext()
     spark, lake = ctx.spark, ctx.settings.lake
-    events_before = read_table(spark, lake, EVENTS, plan.dts)
-    before = events_before.count()  # Parquet footers only: no data is read
-    untouched = outside(events_before, ranges)
+    untouched = outside(read_table(spark, lake, EVENTS, plan.dts), ranges)
     # Stored events (curated and repeat-suppressed) inside the ranges, and within one lookback
     # of them as context for dedup and repeat suppression.
     universe = read_table(spark, lake, EVENTS, plan.read).unionByName(
         read_table(spark, lake, SUPPRESSED, plan.read)
     )
     context = inside(universe, ranges, margin_s=lookback_seconds(ctx.settings))
-    return StoredContext(untouched, before, context.select(*BASE_COLUMNS, PARTITION_COLUMN))
+    return StoredContext(untouched, context.select(*BASE_COLUMNS, PARTITION_COLUMN))

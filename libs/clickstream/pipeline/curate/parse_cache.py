@@ -24,6 +24,18 @@ BASE_COLUMNS = [
 ]
 
 
+def parse(ctx: JobContext, objects: list[RawObject]) -> DataFrame:
+    """The objects' records parsed: raw text kept on rejected records only, dt on valid ones."""
+    is_valid = F.col("reason").isNull()
+    return (
+        read_firehose(ctx.spark, objects)
+        .withColumn("record", F.when(~is_valid, F.col("record")))
+        .withColumn(
+            PARTITION_COLUMN, F.when(is_valid, local_date("event_time", ctx.settings.timezone))
+        )
+    )
+
+
 def cached_parse(ctx: JobContext, objects: list[RawObject], *, by_event_id: bool) -> DataFrame:
     """The objects' records parsed once and cached: raw text kept on rejected records only, dt
     computed on valid ones only.
@@ -32,14 +44,7 @@ def cached_parse(ctx: JobContext, objects: list[RawObject], *, by_event_id: bool
     these rows alone (a full run, nothing stored) needs no shuffle of its own; a union with stored
     rows would lose the partitioning.
     """
-    is_valid = F.col("reason").isNull()
-    parsed = (
-        read_firehose(ctx.spark, objects)
-        .withColumn("record", F.when(~is_valid, F.col("record")))
-        .withColumn(
-            PARTITION_COLUMN, F.when(is_valid, local_date("event_time", ctx.settings.timezone))
-        )
-    )
+    parsed = parse(ctx, objects)
     if by_event_id:
         parsed = parsed.repartition("event_id")
     return parsed.persist()
@@ -73,6 +78,14 @@ def parse_stats(parsed: DataFrame) -> ParseStats:
     valid = counts.pop(None, 0)
     rejected = {str(reason): n for reason, n in sorted(counts.items())}
     return ParseStats(read, rejected, valid, valid_dts)
+
+
+def no_events(ctx: JobContext) -> DataFrame:
+    """An empty frame of valid events (BASE_COLUMNS and dt)."""
+    schema = read_firehose(ctx.spark, []).select(*BASE_COLUMNS).schema
+    return ctx.spark.createDataFrame([], schema).withColumn(
+        PARTITION_COLUMN, F.lit(None).cast("string")
+    )
 
 
 def valid_events(parsed: DataFrame) -> DataFrame:

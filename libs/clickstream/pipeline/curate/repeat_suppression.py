@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
+from clickstream.observe import observed
 from clickstream.pipeline.context import JobContext
 from clickstream.pipeline.curate.partitions import drop_empty
 from clickstream.pipeline.ranges import inside, outside
@@ -20,9 +21,10 @@ def write_suppressed(
     kept: DataFrame,
     ranges: DataFrame | None,
     dts: list[str],
-) -> None:
+) -> int:
     """Store the rows repeat suppression dropped (deduped minus kept) on dts: inside the ranges
-    they replace the stored ones, outside them the stored ones stay."""
+    they replace the stored ones, outside them the stored ones stay. Returns the rows now on dts
+    (counted while written)."""
     spark, settings = ctx.spark, ctx.settings
     suppressed = deduped.join(kept, "event_id", "left_anti")
     stored = None
@@ -38,6 +40,7 @@ def write_suppressed(
     if stored is not None:
         rows = stored.unionByName(rows)
     obs = Observation("suppressed")
-    rows = rows.observe(obs, dts_metric())
+    rows = rows.observe(obs, F.count(F.lit(1)).alias("rows"), dts_metric())
     write_table(rows, settings.lake, SUPPRESSED, target_file_mb=settings.target_file_mb)
     drop_empty(spark, settings, SUPPRESSED, dts, observed_dts(obs))
+    return int(observed(obs)["rows"])

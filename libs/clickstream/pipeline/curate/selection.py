@@ -13,11 +13,15 @@ SOURCE = "raw_clickstream"
 
 @dataclass(frozen=True)
 class RawSelection:
-    """The raw objects to curate now, how many exist, and the bookmark commit for them."""
+    """The raw objects to curate now, every raw object by path, and the bookmark commit."""
 
     chosen: list[RawObject]
-    available: int
+    objects: dict[str, RawObject]
     commit: Callable[[], bool]
+
+    @property
+    def available(self) -> int:
+        return len(self.objects)
 
 
 def select_raw_objects(ctx: JobContext, job: str) -> RawSelection:
@@ -27,4 +31,4 @@ def select_raw_objects(ctx: JobContext, job: str) -> RawSelection:
         job, SOURCE, {p: f"{o.size}:{o.modified_ms}" for p, o in objects.items()}
     )
     chosen = [objects[p] for p in selection.chosen if p in objects]
-    return RawSelection(chosen, len(objects), selection.commit)
+    return RawSelection(chosen, objects, selection.commit)

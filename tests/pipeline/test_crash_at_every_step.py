@@ -1,0 +1,159 @@
+"""A curate run stopped at any step of its commit, then one more run: the lake is exact."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from clickstream.config import Settings
+from clickstream.pipeline import changes, curate_events
+from clickstream.pipeline.curate import event_index
+from clickstream.pipeline.runner import run_pipeline
+from clickstream.tables import EVENTS, PARTITION_COLUMN
+from tests.pipeline import incremental_helpers as ih
+from tests.pipeline import lake_fixture as lf
+
+pytestmark = pytest.mark.slow
+
+# Repeat suppression on, so the repeat_suppressed table is part of every commit.
+OVERRIDES = ["repeat_window_seconds=2"]
+# Batch 2: object D (a day later), a re-delivery of e1 with a new event and a repeat, and a
+# late-delivered object named before object A holding an earlier copy of e3 under another user.
+OBJECT_E = (
+    '{"event_id":"e1","user_id":"u1","event_type":"view","event_time":"2026-03-01T10:00:00Z","title_id":"t1"}\n'
+    '{"event_id":"e20","user_id":"u2","event_type":"view","event_time":"2026-03-01T16:20:00Z"}\n'
+    '{"event_id":"e21","user_id":"u2","event_type":"view","event_time":"2026-03-01T16:20:01Z"}\n'
+)
+OBJECT_F = '{"event_id":"e3","user_id":"u9","event_type":"view","event_time":"2026-03-01T09:00:00Z","title_id":"t2"}\n'
+
+
+class SimulatedCrash(RuntimeError):
+    """The process died here."""
+
+
+def _first_batch(lake: Path) -> None:
+    """Objects A, B and C of the fixture lake (not D)."""
+    lf.build_lake(lake)
+    lf.object_path(lake, "d", "2026/03/02/00", "2026-03-02-00-30-00").unlink()
+
+
+def _second_batch(lake: Path) -> None:
+    """Objects D, E and F."""
+    d = lf.object_path(lake, "d", "2026/03/02/00", "2026-03-02-00-30-00")
+    e = lf.object_path(lake, "a", "2026/03/02/09", "2026-03-02-09-00-00")
+    f = lf.object_path(lake, "b", "2026/03/02/10", "2026-03-01-09-00-00")
+    for path, text in ((d, lf.OBJECT_D), (e, OBJECT_E), (f, OBJECT_F)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def _after(target: Any, attribute: str, crash: Callable[..., None]) -> Callable[..., Any]:
+    original = getattr(target, attribute)
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        crash(*args, **kwargs)
+        return result
+
+    return wrapped
+
+
+def _die(*_: Any, **__: Any) -> None:
+    raise SimulatedCrash("stopped")
+
+
+def _tear_a_partition(ctx: Any, output: Any, dts: list[str]) -> None:
+    """Parquet's dynamic overwrite deleted a date's old files, then died before moving in the new."""
+    shutil.rmtree(Path(ctx.settings.path(EVENTS.location)) / f"{PARTITION_COLUMN}=2026-03-01")
+    raise SimulatedCrash("partition torn")
+
+
+def _tear_the_index(spark: Any, settings: Settings, rows: Any) -> None:
+    """The index lost a bucket while its buckets were replaced."""
+    buckets = sorted((Path(settings.path(event_index.LOCATION))).glob("bucket=*"))
+    shutil.rmtree(buckets[0])
+    raise SimulatedCrash("index torn")
+
+
+def _when(name: str) -> Callable[..., None]:
+    def crash(lake: str, change_id: str, mark: str = "ready") -> None:
+        if mark == name:
+            raise SimulatedCrash(f"stopped after the {name} mark")
+
+    return crash
+
+
+CRASHES: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
+    "after_publish": lambda p: p.setattr(changes, "publish", _after(changes, "publish", _die)),
+    "after_events_write": lambda p: p.setattr(
+        curate_events, "write_events", _after(curate_events, "write_events", _die)
+    ),
+    "torn_events_partition": lambda p: p.setattr(
+        curate_events, "write_events", _after(curate_events, "write_events", _tear_a_partition)
+    ),
+    "after_repeat_suppressed_write": lambda p: p.setattr(
+        curate_events, "write_suppressed", _after(curate_events, "write_suppressed", _die)
+    ),
+    "after_events_written_mark": lambda p: p.setattr(
+        changes, "mark", _after(changes, "mark", _when("events_written"))
+    ),
+    "torn_index": lambda p: p.setattr(
+        event_index, "upsert", _after(event_index, "upsert", _tear_the_index)
+    ),
+    "after_index_update": lambda p: p.setattr(
+        event_index, "upsert", _after(event_index, "upsert", _die)
+    ),
+    "after_ready_mark": lambda p: p.setattr(
+        changes, "mark", _after(changes, "mark", _when("ready"))
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def lakes(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Settings]:
+    """The lake after batch 1 (to copy per crash), and one full run over both batches."""
+    after_first = tmp_path_factory.mktemp("after-first")
+    _first_batch(after_first)
+    run_pipeline(ih.lake_settings(after_first, OVERRIDES), spark=spark, echo=ih.quiet)
+    full = tmp_path_factory.mktemp("full")
+    _first_batch(full)
+    _second_batch(full)
+    settings = ih.lake_settings(full, OVERRIDES)
+    run_pipeline(settings, spark=spark, echo=ih.quiet)
+    return after_first, settings
+
+
+@pytest.mark.parametrize("step", sorted(CRASHES))
+def test_a_run_stopped_at_any_step_of_its_commit_is_completed_by_the_next(
+    spark: SparkSession,
+    lakes: tuple[Path, Settings],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    step: str,
+    assert_frames_equal: Callable[..., None],
+) -> None:
+    after_first, full = lakes
+    lake = tmp_path / "lake"
+    shutil.copytree(after_first, lake)
+    _second_batch(lake)
+    settings = ih.lake_settings(lake, OVERRIDES)
+    # GIVEN the second batch's run stopped at this step (leases are released as a dead run's
+    # would be taken over; the test is about the data)
+    with monkeypatch.context() as patch:
+        CRASHES[step](patch)
+        with pytest.raises(SimulatedCrash):
+            run_pipeline(settings, spark=spark, echo=ih.quiet)
+    # WHEN the next run goes on normally
+    run_pipeline(settings, spark=spark, echo=ih.quiet)
+    # THEN every table equals the full run's, each event once, and no change set is left unready
+    ih.assert_same_tables(spark, full, settings, assert_frames_equal)
+    events = ih.comparable(spark, settings, EVENTS)
+    assert events.groupBy("event_id").count().where(F.col("count") > 1).count() == 0
+    unready = changes.list_change_sets(spark, settings.lake, ready_only=False)
+    assert all(cs.ready for cs in unready.values())

@@ -1,0 +1,123 @@
+"""One writer at a time per job: leases are taken exclusively, renewed, and taken over safely."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from clickstream.leases import LeaseHeld, LeaseLost, acquire, lease_key
+
+
+def _later(minutes: float) -> datetime:
+    return datetime.now(UTC) + timedelta(minutes=minutes)
+
+
+def test_a_second_run_fails_fast_naming_the_holder_its_start_and_the_takeover(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a run holding curate_events' lease
+    first = acquire(str(tmp_path), "curate_events", stale_minutes=20)
+    # WHEN a second run asks for it THEN it fails, naming holder, start and how to take over
+    with pytest.raises(LeaseHeld) as held:
+        acquire(str(tmp_path), "curate_events", stale_minutes=20)
+    message = str(held.value)
+    assert first.holder in message and first.started_at in message
+    assert "lease_stale_minutes" in message and lease_key("curate_events") in message
+    # AND another job's lease is free
+    acquire(str(tmp_path), "build_sessions", stale_minutes=20).release()
+
+
+def test_of_runs_started_at_once_exactly_one_gets_the_lease(tmp_path: Path) -> None:
+    # GIVEN eight runs asking for one job's lease at the same moment
+    start = threading.Barrier(8)
+    won, refused = [], []
+
+    def run() -> None:
+        start.wait()
+        try:
+            won.append(acquire(str(tmp_path), "curate_events", stale_minutes=20))
+        except LeaseHeld:
+            refused.append(1)
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # THEN exactly one holds it, the seven others were refused
+    assert (len(won), len(refused)) == (1, 7)
+
+
+def test_a_stale_lease_is_taken_over_with_a_warning_and_its_old_holder_cannot_commit(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a lease last renewed 30 minutes ago (its run died), with a 20-minute limit
+    dead = acquire(str(tmp_path), "curate_events", stale_minutes=20)
+    warnings: list[str] = []
+    # WHEN a new run asks for it
+    new = acquire(
+        str(tmp_path),
+        "curate_events",
+        stale_minutes=20,
+        warn=warnings.append,
+        now=lambda: _later(30),
+    )
+    # THEN it takes it over, warning with the old holder's name and start
+    assert len(warnings) == 1 and dead.holder in warnings[0] and "stale" in warnings[0]
+    doc = json.loads((tmp_path / lease_key("curate_events")).read_text())
+    assert doc["holder"] == new.holder
+    # AND the old holder, should it wake up, loses its lease instead of committing
+    with pytest.raises(LeaseLost):
+        dead.renew()
+    with pytest.raises(LeaseLost):
+        dead.check()
+    dead.release()  # leaves the new holder's lease alone
+    assert json.loads((tmp_path / lease_key("curate_events")).read_text())["holder"] == new.holder
+
+
+def test_of_runs_racing_for_a_stale_lease_exactly_one_takes_it_over(tmp_path: Path) -> None:
+    # GIVEN a stale lease and six runs taking it over at once
+    acquire(str(tmp_path), "curate_events", stale_minutes=20)
+    start = threading.Barrier(6)
+    won, refused = [], []
+
+    def run() -> None:
+        start.wait()
+        try:
+            won.append(
+                acquire(
+                    str(tmp_path),
+                    "curate_events",
+                    stale_minutes=20,
+                    warn=lambda _: None,
+                    now=lambda: _later(30),
+                )
+            )
+        except LeaseHeld:
+            refused.append(1)
+
+    threads = [threading.Thread(target=run) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # THEN one took it over (If-Match on the version read), five were refused
+    assert (len(won), len(refused)) == (1, 5)
+
+
+def test_a_running_job_renews_its_lease_and_releases_it_at_the_end(tmp_path: Path) -> None:
+    # GIVEN a held lease renewed every 50 ms
+    lease = acquire(str(tmp_path), "curate_events", stale_minutes=20)
+    path = tmp_path / lease_key("curate_events")
+    first = json.loads(path.read_text())["renewed_at"]
+    lease.keep_renewed(0.05)
+    time.sleep(0.3)
+    # THEN its renewed_at moved on; WHEN released THEN the lease is gone
+    assert json.loads(path.read_text())["renewed_at"] > first
+    lease.release()
+    assert not path.exists()
