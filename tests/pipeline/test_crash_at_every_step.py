@@ -116,31 +116,35 @@ CRASHES: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
 
 
 @pytest.fixture(scope="module")
-def lakes(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Settings]:
-    """The lake after batch 1 (to copy per crash), and one full run over both batches."""
-    after_first = tmp_path_factory.mktemp("after-first")
-    _first_batch(after_first)
-    run_pipeline(ih.lake_settings(after_first, OVERRIDES), spark=spark, echo=ih.quiet)
+def lakes(
+    spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path, Settings]:
+    """A working lake path, its state after batch 1 (restored there before each crash: bookmarks
+    and source_file hold absolute paths), and one full run over both batches."""
+    root = tmp_path_factory.mktemp("crash")
+    work, pristine = root / "lake", root / "after-first"
+    _first_batch(work)
+    run_pipeline(ih.lake_settings(work, OVERRIDES), spark=spark, echo=ih.quiet)
+    shutil.copytree(work, pristine)
     full = tmp_path_factory.mktemp("full")
     _first_batch(full)
     _second_batch(full)
     settings = ih.lake_settings(full, OVERRIDES)
     run_pipeline(settings, spark=spark, echo=ih.quiet)
-    return after_first, settings
+    return work, pristine, settings
 
 
 @pytest.mark.parametrize("step", sorted(CRASHES))
 def test_a_run_stopped_at_any_step_of_its_commit_is_completed_by_the_next(
     spark: SparkSession,
-    lakes: tuple[Path, Settings],
-    tmp_path: Path,
+    lakes: tuple[Path, Path, Settings],
     monkeypatch: pytest.MonkeyPatch,
     step: str,
     assert_frames_equal: Callable[..., None],
 ) -> None:
-    after_first, full = lakes
-    lake = tmp_path / "lake"
-    shutil.copytree(after_first, lake)
+    lake, pristine, full = lakes
+    shutil.rmtree(lake)
+    shutil.copytree(pristine, lake)
     _second_batch(lake)
     settings = ih.lake_settings(lake, OVERRIDES)
     # GIVEN the second batch's run stopped at this step (leases are released as a dead run's
