@@ -47,9 +47,10 @@ def run(ctx: JobContext) -> JobOutcome:
         dts = title_dates.affected_dts(spark, lake, windows, settings.timezone)
     outcome_dts: dict[str, tuple[str, ...]] = {}
     tables = [TITLES_HISTORY, TITLES, *quarantine_tables]
+    ready: list[str] = []
     if dts:
         ctx.echo(f"  title changes touch events of {len(dts)} date(s): re-enriching them")
-        changes.publish(lake, changes.new_change_id(), dts, _no_ranges(ctx))
+        change = changes.publish(lake, changes.new_change_id(), dts, _no_ranges(ctx))
         stored = read_table(spark, lake, EVENTS, dts)
         write_table(
             enrich_events(stored, history).select(*stored.columns),
@@ -57,6 +58,8 @@ def run(ctx: JobContext) -> JobOutcome:
             EVENTS,
             target_file_mb=settings.target_file_mb,
         )
+        changes.mark(lake, change.change_id, "events_written")
+        ready.append(change.change_id)
         tables.append(EVENTS)
         outcome_dts[EVENTS.name] = tuple(dts)
     write_table(history, lake, TITLES_HISTORY, target_file_mb=settings.target_file_mb)
@@ -69,9 +72,14 @@ def run(ctx: JobContext) -> JobOutcome:
         **quarantined,
     }
     ctx.echo(f"  {metrics['titles']} current title(s), {metrics['title_versions']} version(s)")
-    return JobOutcome(
-        metrics=metrics, tables=tuple(tables), dts=outcome_dts, commit=selection.commit
-    )
+
+    def commit() -> bool:
+        # The change set becomes ready (derived jobs read it) once the events are written.
+        for change_id in ready:
+            changes.mark_ready(lake, change_id)
+        return selection.commit()
+
+    return JobOutcome(metrics=metrics, tables=tuple(tables), dts=outcome_dts, commit=commit)
 
 
 def _no_ranges(ctx: JobContext) -> DataFrame:
