@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,7 @@ def test_reference_applies_the_session_cap_like_spark(
     )
     duck = con.execute("SELECT event_id, session_id FROM events").fetchall()
     frame = make_frame(
-        [(e, u, k, t.replace(tzinfo=None)) for e, u, k, t in rows],
+        [(e, u, k, t.astimezone(UTC)) for e, u, k, t in rows],
         "event_id string, user_id string, event_type string, event_time timestamp",
     )
     sessions = sessionize(frame, max_session_hours=24).select("event_id", "session_id")

@@ -57,7 +57,10 @@ def recompute(
     deduped = dedup_events(new)
     kept = deduped
     if window:
-        deduped = deduped.persist()
+        # Checkpointed, not only cached: the events write refreshes every cache that reads the
+        # events table (Spark re-caches by path), and a deduped recomputed after it would miss the
+        # stored rows that write turned into repeat-suppressed ones (write_suppressed needs them).
+        deduped = deduped.localCheckpoint()
         kept = dedup_events(deduped, repeat_window_seconds=window).persist()
     recomputed = kept if ranges is None else inside(kept, ranges)
     kept_obs, out_obs = Observation("kept"), Observation("out")
