@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from clickstream.leases import LeaseHeld, LeaseLost, acquire, lease_key
+from clickstream.leases import LeaseHeld, LeaseLost, acquire, acquire_all, lease_key
+from clickstream.pipeline import leases_of
 
 
 def _later(minutes: float) -> datetime:
@@ -121,3 +122,22 @@ def test_a_running_job_renews_its_lease_and_releases_it_at_the_end(tmp_path: Pat
     assert json.loads(path.read_text())["renewed_at"] > first
     lease.release()
     assert not path.exists()
+
+
+def test_load_titles_rewrites_stored_events_so_it_waits_for_a_running_curate(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a curate_events run holding its lease (it writes the events table)
+    curate = acquire(str(tmp_path), "curate_events", stale_minutes=20)
+    # WHEN load_titles (which re-enriches stored events) takes its leases THEN it is refused,
+    # naming curate_events, and leaves no lease of its own behind
+    with pytest.raises(LeaseHeld, match="curate_events is already running"):
+        acquire_all(str(tmp_path), leases_of("load_titles"), stale_minutes=20)
+    assert not (tmp_path / lease_key("load_titles")).exists()
+    curate.release()
+    # AND once curate is done load_titles holds both leases, so curate waits for it in turn
+    titles = acquire_all(str(tmp_path), leases_of("load_titles"), stale_minutes=20)
+    with pytest.raises(LeaseHeld, match="curate_events is already running"):
+        acquire(str(tmp_path), "curate_events", stale_minutes=20)
+    titles.release()
+    assert list((tmp_path / "_state" / "leases").iterdir()) == []

@@ -140,6 +140,7 @@ def _validate(values: dict[str, Any]) -> None:
     positive_int("glue_number_of_workers", 1)
     positive_int("max_session_hours", 1)
     positive_int("lease_stale_minutes", 1)
+    positive_int("state_retention_days", 1)
     try:
         ZoneInfo(str(values["timezone"]))
     except (ZoneInfoNotFoundError, ValueError):

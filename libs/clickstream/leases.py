@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -151,6 +151,46 @@ def acquire(
         f"{age.total_seconds() / 60:.1f} minutes ago)"
     )
     return lease
+
+
+@dataclass
+class Leases:
+    """The leases one job run holds (its own and those of tables it shares), used as one."""
+
+    held: list[Lease]
+
+    def keep_renewed(self, every_s: float) -> None:
+        """Renew every lease from its own daemon thread until release()."""
+        for lease in self.held:
+            lease.keep_renewed(every_s)
+
+    def check(self) -> None:
+        """Fail when any of the leases was lost (call before committing anything)."""
+        for lease in self.held:
+            lease.check()
+
+    def release(self) -> None:
+        """Release every lease still held, the last taken first."""
+        for lease in reversed(self.held):
+            lease.release()
+
+
+def acquire_all(
+    lake: str,
+    jobs: Sequence[str],
+    *,
+    stale_minutes: float,
+    warn: Callable[[str], None] = print,
+) -> Leases:
+    """Take the leases of jobs in order; all or none (LeaseHeld names the first one held)."""
+    taken: list[Lease] = []
+    try:
+        for job in jobs:
+            taken.append(acquire(lake, job, stale_minutes=stale_minutes, warn=warn))
+    except BaseException:
+        Leases(taken).release()
+        raise
+    return Leases(taken)
 
 
 def _held(lake: str, job: str, doc: dict[str, str], stale_minutes: float) -> str:

@@ -12,6 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 from clickstream import bookmarks
 from clickstream.aws.deploy import glue_job_name
 from clickstream.config import ConfigError
+from clickstream.leases import LeaseHeld, acquire, lease_key
 from clickstream.pipeline import JOB_NAMES, runner
 from clickstream.runtime.glue import glue_settings
 from clickstream.tables import DAILY_ACTIVE_USERS, EVENTS, QUARANTINE, SESSIONS, TITLES, Table
@@ -293,3 +294,22 @@ def test_glue_arguments_are_required_like_on_glue(glue_api: GlueDouble) -> None:
 def test_a_bad_conf_override_names_the_key(glue_api: GlueDouble) -> None:
     with pytest.raises(ConfigError, match="no_such_key"):
         glue_settings(glue_only_argv("--conf_overrides", "no_such_key=1"))
+
+
+@pytest.mark.slow
+def test_a_glue_run_takes_the_jobs_lease_before_spark_and_fails_fast_while_it_is_held(
+    fresh_glue: GlueDouble, tmp_path: Path
+) -> None:
+    # GIVEN an EMR step (or a local run) holding curate_events' lease on the lake
+    held = acquire(str(tmp_path), "curate_events", stale_minutes=20)
+    try:
+        # WHEN the Glue job of curate_events starts THEN it fails, naming the holder, before
+        # Glue's job.init (no Spark work, nothing to commit)
+        with pytest.raises(LeaseHeld, match=held.holder):
+            job_main("curate_events")(glue_argv("curate_events", tmp_path))
+        assert fresh_glue.calls("job.init") == []
+    finally:
+        held.release()
+    # AND once it is released the Glue run takes the lease, runs, and gives it back
+    assert job_main("curate_events")(glue_argv("curate_events", tmp_path)) == 0
+    assert not (tmp_path / lease_key("curate_events")).exists()

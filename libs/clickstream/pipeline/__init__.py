@@ -15,3 +15,12 @@ UPSTREAM_JOB: dict[str, str] = {
     "build_sessions": "curate_events",
     "daily_active_users": "curate_events",
 }
+
+# Jobs that write a table another job owns take that job's lease too, so two runs never write
+# one table at once: load_titles rewrites the stored events a changed title re-enriches.
+SHARED_WRITERS: dict[str, tuple[str, ...]] = {"load_titles": ("curate_events",)}
+
+
+def leases_of(job: str) -> tuple[str, ...]:
+    """The leases a run of the job holds: its own, then those of the tables it shares."""
+    return (job, *SHARED_WRITERS.get(job, ()))

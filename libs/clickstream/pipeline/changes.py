@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StringType, StructField, StructType, TimestampType
 
+from clickstream import fs
 from clickstream.config import ConfigError
 from clickstream.pipeline.ranges import RANGE_COLUMNS
 from clickstream.state_store import store_for
@@ -156,3 +158,40 @@ def read_ranges(spark: SparkSession, lake: str, change_sets: list[ChangeSet]) ->
     if not frames:
         return spark.createDataFrame([], RANGES_SCHEMA)
     return reduce(DataFrame.unionByName, frames)
+
+
+def published_at(change_id: str) -> datetime:
+    """When a change set was published (its id starts with the UTC time)."""
+    return datetime.strptime(change_id.split("-", 1)[0], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+
+
+def prune(
+    spark: SparkSession,
+    lake: str,
+    consumed: Iterable[Iterable[str]],
+    *,
+    retention_days: int,
+    now: datetime | None = None,
+) -> list[str]:
+    """Delete the ready change sets every consuming job has processed (consumed: one set of ids
+    per job) and that were published more than retention_days ago; their ids, oldest first.
+
+    The manifest goes first, so a set half deleted by a crash is already ignored by readers.
+    """
+    store = store_for(lake)
+    consumers = [set(ids) for ids in consumed]
+    if not consumers:
+        return []
+    by_all = set.intersection(*consumers)
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+    keys = store.list(CHANGES)
+    ready = {k.split("/")[-2] for k in keys if k.endswith("/ready")}
+    doomed = sorted(
+        cid
+        for cid in ready & by_all
+        if f"{CHANGES}/{cid}/manifest.json" in keys and published_at(cid) < cutoff
+    )
+    for cid in doomed:
+        store.delete(f"{CHANGES}/{cid}/manifest.json")
+        fs.delete(spark, f"{changes_root(lake)}/{cid}")
+    return doomed

@@ -6,7 +6,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import import_module
 from typing import Any
 
@@ -16,11 +16,11 @@ from clickstream import fs
 from clickstream.catalog import register_tables
 from clickstream.config import ConfigError, Settings
 from clickstream.lake_rules import check_rules
-from clickstream.leases import Lease, acquire, check_free
-from clickstream.pipeline import JOB_NAMES
+from clickstream.leases import Leases, acquire_all, check_free
+from clickstream.pipeline import JOB_NAMES, leases_of
 from clickstream.pipeline.context import JobContext, JobOutcome
 from clickstream.spark import catalog_dir, get_spark
-from clickstream.state_store import store_for, write_pointer
+from clickstream.state_store import StateStore, store_for, write_pointer
 
 
 def resolve_jobs(names: Sequence[str]) -> list[str]:
@@ -31,9 +31,9 @@ def resolve_jobs(names: Sequence[str]) -> list[str]:
     return [n for n in JOB_NAMES if not names or n in names]
 
 
-def run_job(ctx: JobContext, name: str, lease: Lease | None = None) -> JobOutcome:
+def run_job(ctx: JobContext, name: str, leases: Leases | None = None) -> JobOutcome:
     """Run one job, register what it wrote, then (only then, and only while it still holds its
-    lease) commit its bookmark."""
+    leases) commit its bookmark."""
     outcome: JobOutcome = import_module(f"clickstream.pipeline.{name}").run(ctx)
     register_tables(
         ctx.spark,
@@ -43,10 +43,17 @@ def run_job(ctx: JobContext, name: str, lease: Lease | None = None) -> JobOutcom
         outcome.dropped,
         sync=ctx.catalog_sync,
     )
-    if lease is not None:
-        lease.check()
+    if leases is not None:
+        leases.check()
     outcome.commit()
     return outcome
+
+
+def acquire_job_leases(settings: Settings, job: str, echo: Callable[[str], None]) -> Leases:
+    """The leases a run of the job takes (pipeline.leases_of), before it touches the lake."""
+    return acquire_all(
+        settings.lake, leases_of(job), stale_minutes=settings.lease_stale_minutes, warn=echo
+    )
 
 
 def run_pipeline(
@@ -64,8 +71,8 @@ def run_pipeline(
     # Before Spark starts: the lake's pinned rules, and no live run of any of these jobs.
     check_rules(settings)
     stale = settings.lease_stale_minutes
-    check_free(settings.lake, names, stale_minutes=stale)
-    lease: Lease | None = acquire(settings.lake, names[0], stale_minutes=stale, warn=echo)
+    check_free(settings.lake, sorted({j for n in names for j in leases_of(n)}), stale_minutes=stale)
+    leases: Leases | None = acquire_job_leases(settings, names[0], echo)
     results: dict[str, Any] = {}
     try:
         spark = spark or get_spark(settings)
@@ -76,20 +83,20 @@ def run_pipeline(
         for i, name in enumerate(names, 1):
             echo(f"[{i}/{len(names)}] {name}")
             t = time.perf_counter()
-            if lease is None:
-                lease = acquire(settings.lake, name, stale_minutes=stale, warn=echo)
-            lease.keep_renewed(stale * 60 / 4)
+            if leases is None:
+                leases = acquire_job_leases(settings, name, echo)
+            leases.keep_renewed(stale * 60 / 4)
             try:
-                outcome = run_job(ctx, name, lease)
+                outcome = run_job(ctx, name, leases)
             finally:
-                lease.release()
-                lease = None
+                leases.release()
+                leases = None
             seconds = round(time.perf_counter() - t, 2)
             results[name] = {"seconds": seconds, **outcome.metrics}
             echo(f"  done in {seconds:.1f}s")
     finally:
-        if lease is not None:
-            lease.release()
+        if leases is not None:
+            leases.release()
     summary = {
         "run_id": run_id,
         "env": settings.env,
@@ -103,6 +110,7 @@ def run_pipeline(
     store = store_for(settings.lake)
     store.create(f"_runs/{run_id}.json", text)  # immutable, one per run
     write_pointer(store, "_runs/latest.json", text)  # written last
+    prune_runs(store, started - timedelta(days=settings.state_retention_days))
     echo(format_summary(summary))
     return summary
 
@@ -122,6 +130,19 @@ def rebuild_lake(
             fs.delete(spark, settings.path("_state", name))
     echo(f"rebuild: curated tables, quarantine and state deleted under {settings.lake}")
     return run_pipeline(settings, spark=spark, echo=echo)
+
+
+def prune_runs(store: StateStore, before: datetime) -> list[str]:
+    """Delete the run records of runs started before `before` (latest.json stays)."""
+    cutoff = f"{before:%Y%m%dT%H%M%SZ}"
+    old = [
+        key
+        for key in store.list("_runs")
+        if key.count("/") == 1 and key[len("_runs/") :] < cutoff and key != "_runs/latest.json"
+    ]
+    for key in old:
+        store.delete(key)
+    return old
 
 
 def _totals(results: dict[str, Any]) -> dict[str, Any]:

@@ -110,19 +110,27 @@ def run_glue_job(job: str, argv: Sequence[str]) -> int:
     from awsglue.job import Job
     from pyspark.context import SparkContext
 
-    from clickstream.pipeline.runner import resolve_jobs, run_job
+    from clickstream.lake_rules import check_rules
+    from clickstream.pipeline.runner import acquire_job_leases, resolve_jobs, run_job
 
     resolve_jobs([job])
     args, settings = glue_settings(argv)
-    glue_context = GlueContext(SparkContext.getOrCreate())
-    spark = glue_context.spark_session
-    glue_job = Job(glue_context)
-    glue_job.init(args["JOB_NAME"], args)
-    apply_sql_conf(spark)
-    ctx = JobContext(spark, settings, inputs=GlueInputs(glue_context, settings))
-    # No try/finally: an exception must reach Glue without job.commit() (the bookmark would
-    # otherwise move past inputs whose outputs were never written).
-    outcome = run_job(ctx, job)
-    glue_job.commit()
+    # As every run does: the lake's pinned rules and the job's leases, before Spark starts.
+    check_rules(settings)
+    leases = acquire_job_leases(settings, job, print)
+    try:
+        leases.keep_renewed(settings.lease_stale_minutes * 60 / 4)
+        glue_context = GlueContext(SparkContext.getOrCreate())
+        spark = glue_context.spark_session
+        glue_job = Job(glue_context)
+        glue_job.init(args["JOB_NAME"], args)
+        apply_sql_conf(spark)
+        ctx = JobContext(spark, settings, inputs=GlueInputs(glue_context, settings))
+        # job.commit() only after run_job returned: an exception reaches Glue without it (the
+        # bookmark would otherwise move past inputs whose outputs were never written).
+        outcome = run_job(ctx, job, leases)
+        glue_job.commit()
+    finally:
+        leases.release()
     print(json.dumps({"job": job, "glue_job": args["JOB_NAME"], **outcome.metrics}, default=str))
     return 0

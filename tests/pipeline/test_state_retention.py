@@ -1,0 +1,62 @@
+"""State stays bounded: consumed change sets and old run records are pruned after a retention."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from clickstream.pipeline import changes
+from clickstream.pipeline.runner import prune_runs
+from clickstream.state_store import store_for
+
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+
+
+def _publish(lake: str, at: datetime, *, ready: bool = True) -> str:
+    change_id = f"{at:%Y%m%dT%H%M%S%fZ}-0000abcd"
+    changes.publish(lake, change_id, ["2026-11-01"], None, ["raw/a.json"])
+    if ready:
+        changes.mark_ready(lake, change_id)
+    return change_id
+
+
+def test_a_change_set_is_pruned_only_when_ready_consumed_by_every_consumer_and_old(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    lake = str(tmp_path)
+    old = NOW - timedelta(days=8)
+    # GIVEN change sets past the 7-day retention: consumed by both derived jobs, by one only,
+    # and never marked ready (a dead run's, which the next curate run must complete); and a
+    # consumed set inside the retention
+    done = _publish(lake, old)
+    half = _publish(lake, old + timedelta(seconds=1))
+    unready = _publish(lake, old + timedelta(seconds=2), ready=False)
+    recent = _publish(lake, NOW - timedelta(days=1))
+    consumed = [{done, half, unready, recent}, {done, unready, recent}]
+    # WHEN the change sets are pruned
+    pruned = changes.prune(spark, lake, consumed, retention_days=7, now=NOW)
+    # THEN only the old, ready set every consumer processed is gone, folder and all
+    assert pruned == [done]
+    assert not (tmp_path / changes.CHANGES / done).exists()
+    left = changes.list_change_sets(spark, lake, ready_only=False)
+    assert sorted(left) == sorted([half, unready, recent])
+    # AND pruning again changes nothing
+    assert changes.prune(spark, lake, consumed, retention_days=7, now=NOW) == []
+
+
+def test_run_records_older_than_the_retention_are_pruned_and_latest_stays(tmp_path: Path) -> None:
+    store = store_for(str(tmp_path))
+    # GIVEN run records from 10 days and 1 day ago, and the latest pointer
+    for at in (NOW - timedelta(days=10), NOW - timedelta(days=1)):
+        store.create(f"_runs/{at:%Y%m%dT%H%M%SZ}-abcdef.json", "{}")
+    store.create("_runs/latest.json", "{}")
+    # WHEN records started more than 7 days before NOW are pruned
+    pruned = prune_runs(store, NOW - timedelta(days=7))
+    # THEN the old record is gone; the recent one and latest.json stay
+    assert pruned == [f"_runs/{NOW - timedelta(days=10):%Y%m%dT%H%M%SZ}-abcdef.json"]
+    assert store.list("_runs") == [
+        f"_runs/{NOW - timedelta(days=1):%Y%m%dT%H%M%SZ}-abcdef.json",
+        "_runs/latest.json",
+    ]
