@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from pyspark.sql import SparkSession
 
+from clickstream.config import load_settings
+from clickstream.spark import ADVISORY_PARTITION_SIZE, apply_sql_conf, file_sizing_conf
 from clickstream.tables import DAILY_ACTIVE_USERS
 from clickstream.writer import read_table, write_table
 
@@ -49,10 +52,47 @@ def test_without_rebalance_each_task_writes_its_own_file_per_date(
     )
 
 
-def test_the_rebalance_file_size_target_does_not_leak_into_the_session(
+def _session_conf(spark: SparkSession) -> dict[str, str]:
+    """Every SQL setting the session has been given."""
+    return {row["key"]: row["value"] for row in spark.sql("SET").collect()}
+
+
+def test_a_rebalanced_write_leaves_the_session_configuration_as_it_was(
     spark: SparkSession, tmp_path: Path
 ) -> None:
-    key = "spark.sql.adaptive.advisoryPartitionSizeInBytes"
-    before = spark.conf.get(key)
+    # GIVEN the session's settings
+    before = _session_conf(spark)
+    # WHEN a table is written with the dt rebalance
     write_table(spark.createDataFrame(ROWS, SCHEMA), str(tmp_path), DAILY_ACTIVE_USERS)
-    assert spark.conf.get(key) == before
+    # THEN no setting changed
+    assert _session_conf(spark) == before
+
+
+@pytest.mark.parametrize(
+    ("env", "overrides", "size"),
+    [
+        ("dev", [], "384m"),  # target_file_mb 128: ~3 shuffle bytes per Parquet byte
+        ("prod", [], "768m"),  # prod.yaml: target_file_mb 256
+        ("dev", ["target_file_mb=64"], "192m"),
+        ("local", ["target_file_mb=64"], "48m"),  # local.yaml names the size in spark_conf
+    ],
+)
+def test_the_session_sizes_rebalanced_partitions_for_files_of_target_file_mb(
+    env: str, overrides: list[str], size: str
+) -> None:
+    assert file_sizing_conf(load_settings(env, overrides)) == {ADVISORY_PARTITION_SIZE: size}
+
+
+def test_the_run_session_gets_its_file_sizing_with_the_contract_settings(
+    spark: SparkSession,
+) -> None:
+    # GIVEN dev settings with files of 64 MB
+    settings = load_settings("dev", ["target_file_mb=64"])
+    previous = spark.conf.get(ADVISORY_PARTITION_SIZE)
+    try:
+        # WHEN a run's session gets its settings (get_spark, and the Glue adapter, do this)
+        apply_sql_conf(spark, settings)
+        # THEN AQE sizes rebalanced partitions for 64 MB files: 192 MiB of shuffle bytes
+        assert spark.conf.get(ADVISORY_PARTITION_SIZE) == "192m"
+    finally:
+        spark.conf.set(ADVISORY_PARTITION_SIZE, previous)

@@ -30,6 +30,11 @@ SQL_CONF = {
     ),
 }
 
+# Parquet compresses clickstream rows ~3-4x against Spark's shuffle bytes; AQE sizes shuffle
+# partitions in shuffle bytes, so a file of target_file_mb needs about this many shuffle bytes.
+SHUFFLE_BYTES_PER_PARQUET_BYTE = 3
+ADVISORY_PARTITION_SIZE = "spark.sql.adaptive.advisoryPartitionSizeInBytes"
+
 # JVM options of local runs: the throughput collector. make bench at 2,000,000 events: pipeline
 # 57.4 / 58.9 s and peak 3.0 GiB, against 59.5 to 63.7 s and 3.3 to 3.5 GiB with the default G1.
 LOCAL_JAVA_OPTIONS = "-Duser.timezone=UTC -XX:+UseParallelGC"
@@ -178,16 +183,33 @@ def get_spark(settings: Settings, app_name: str = "clickstream") -> SparkSession
         hadoop = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
         for key, value in s3a_conf().items():
             hadoop.set(key, value)
-    apply_sql_conf(spark)
+    apply_sql_conf(spark, settings)
     # Local runs print progress themselves; the embedded metastore's warnings are noise there.
     spark.sparkContext.setLogLevel("ERROR" if settings.spark_master else "WARN")
     return spark
 
 
-def apply_sql_conf(spark: SparkSession) -> None:
-    """Set the session settings the output contract relies on (SQL_CONF) on any session."""
-    for key, value in SQL_CONF.items():
+def apply_sql_conf(spark: SparkSession, settings: Settings | None = None) -> None:
+    """Set the settings the output contract relies on (SQL_CONF), and the file sizing of settings.
+
+    Called once, when a run gets its session, before any job reads or writes.
+    """
+    conf = {**SQL_CONF, **(file_sizing_conf(settings) if settings else {})}
+    for key, value in conf.items():
         spark.conf.set(key, value)
+
+
+def file_sizing_conf(settings: Settings) -> dict[str, str]:
+    """AQE's partition size for the session, so a rebalanced write gives files of ~target_file_mb.
+
+    Spark offers no per-write size for Parquet writes; the size is the session's, fixed with its
+    other settings (never changed around a write). spark_conf may name it instead: conf/local.yaml
+    does, to keep every local task's memory bounded.
+    """
+    size = settings.spark_conf.get(ADVISORY_PARTITION_SIZE)
+    if size is None:
+        size = f"{settings.target_file_mb * SHUFFLE_BYTES_PER_PARQUET_BYTE}m"
+    return {ADVISORY_PARTITION_SIZE: str(size)}
 
 
 def local_jars_conf(settings: Settings) -> dict[str, str]:

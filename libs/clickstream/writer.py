@@ -18,10 +18,6 @@ from clickstream import delta_lake, fs
 from clickstream.observe import observed
 from clickstream.tables import DELTA_CAPABLE, PARTITION_COLUMN, Table
 
-# Parquet compresses clickstream rows ~3-4x against Spark's shuffle bytes; AQE sizes shuffle
-# partitions in shuffle bytes, so a file of target_mb needs about this many shuffle bytes.
-SHUFFLE_BYTES_PER_PARQUET_BYTE = 3
-
 
 def format_of(table: Table, table_format: str) -> str:
     """The format a table is written in: table_format for the curated tables Delta may hold
@@ -51,7 +47,6 @@ def write_table(
     lake: str,
     table: Table,
     *,
-    target_file_mb: int = 128,
     rebalance: bool = True,
     table_format: str = "parquet",
     dts: Sequence[str] | None = None,
@@ -63,8 +58,10 @@ def write_table(
     for them or not; df may hold no other date. Empty dts writes nothing (no table version).
 
     One file per small partition, files of about target_file_mb at scale: the rebalance hint lets
-    AQE coalesce small partitions and split skewed ones, and each dt goes to its own tasks.
-    rebalance=False writes df's partitions as they are (one file per task and dt), no shuffle.
+    AQE coalesce small partitions and split skewed ones to the session's advisory partition size
+    (set from target_file_mb with the session: clickstream.spark.file_sizing_conf), and each dt
+    goes to its own tasks. rebalance=False writes df's partitions as they are (one file per task
+    and dt), no shuffle.
     """
     spark = df.sparkSession
     out = conform(df, table)
@@ -81,15 +78,8 @@ def write_table(
     if not rebalance:
         _save(spark, out.write.partitionBy(PARTITION_COLUMN), path, table, table_format, dts)
         return
-    # The file-size target applies to this write only; other shuffles keep the session's sizing.
-    advisory = "spark.sql.adaptive.advisoryPartitionSizeInBytes"
-    previous = spark.conf.get(advisory)
-    spark.conf.set(advisory, str(target_file_mb * SHUFFLE_BYTES_PER_PARQUET_BYTE * 1024 * 1024))
-    try:
-        rebalanced = spark.sql(f"SELECT /*+ REBALANCE({PARTITION_COLUMN}) */ * FROM {{df}}", df=out)
-        _save(spark, rebalanced.write.partitionBy(PARTITION_COLUMN), path, table, table_format, dts)
-    finally:
-        spark.conf.set(advisory, previous)
+    rebalanced = spark.sql(f"SELECT /*+ REBALANCE({PARTITION_COLUMN}) */ * FROM {{df}}", df=out)
+    _save(spark, rebalanced.write.partitionBy(PARTITION_COLUMN), path, table, table_format, dts)
 
 
 def _save(

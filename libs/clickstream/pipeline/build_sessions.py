@@ -45,7 +45,6 @@ def run(ctx: JobContext) -> JobOutcome:
         sessions,
         settings.lake,
         SESSIONS,
-        target_file_mb=settings.target_file_mb,
         table_format=settings.table_format,
         dts=_replaced_dts(ctx, scope.dts, sessions),
     )

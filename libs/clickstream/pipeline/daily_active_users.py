@@ -26,7 +26,6 @@ def run(ctx: JobContext) -> JobOutcome:
         dau,
         settings.lake,
         DAILY_ACTIVE_USERS,
-        target_file_mb=settings.target_file_mb,
         table_format=settings.table_format,
         dts=_replaced_dts(ctx, scope.dts, scope.events),
     )

@@ -56,15 +56,14 @@ def run(ctx: JobContext) -> JobOutcome:
             enrich_events(stored, history).select(*stored.columns),
             lake,
             EVENTS,
-            target_file_mb=settings.target_file_mb,
         )
         changes.mark(lake, change.change_id, "events_written")
         ready.append(change.change_id)
         tables.append(EVENTS)
         outcome_dts[EVENTS.name] = tuple(dts)
-    write_table(history, lake, TITLES_HISTORY, target_file_mb=settings.target_file_mb)
+    write_table(history, lake, TITLES_HISTORY)
     titles = read_table(spark, lake, TITLES_HISTORY)
-    write_table(current_titles(titles), lake, TITLES, target_file_mb=settings.target_file_mb)
+    write_table(current_titles(titles), lake, TITLES)
     metrics = {
         "titles": read_table(spark, lake, TITLES).count(),
         "title_versions": titles.count(),

@@ -124,7 +124,7 @@ def run_glue_job(job: str, argv: Sequence[str]) -> int:
         spark = glue_context.spark_session
         glue_job = Job(glue_context)
         glue_job.init(args["JOB_NAME"], args)
-        apply_sql_conf(spark)
+        apply_sql_conf(spark, settings)
         ctx = JobContext(spark, settings, inputs=GlueInputs(glue_context, settings))
         # job.commit() only after run_job returned: an exception reaches Glue without it (the
         # bookmark would otherwise move past inputs whose outputs were never written).

@@ -36,7 +36,6 @@ def write_events(ctx: JobContext, output: DataFrame, dts: list[str]) -> EventsWr
         output,
         settings.lake,
         EVENTS,
-        target_file_mb=settings.target_file_mb,
         rebalance=settings.rebalance_events,
         table_format=settings.table_format,
         dts=dts,

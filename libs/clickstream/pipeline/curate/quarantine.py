@@ -48,7 +48,6 @@ def write_quarantine(
         rows,
         settings.lake,
         QUARANTINE,
-        target_file_mb=settings.target_file_mb,
         table_format=settings.table_format,
         dts=dts,
     )

@@ -41,6 +41,6 @@ def write_suppressed(
         rows = stored.unionByName(rows)
     obs = Observation("suppressed")
     rows = rows.observe(obs, F.count(F.lit(1)).alias("rows"), dts_metric())
-    write_table(rows, settings.lake, SUPPRESSED, target_file_mb=settings.target_file_mb)
+    write_table(rows, settings.lake, SUPPRESSED)
     drop_empty(spark, settings, SUPPRESSED, dts, observed_dts(obs))
     return int(observed(obs)["rows"])
