@@ -5,9 +5,9 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
-from clickstream import fs
 from clickstream.observe import observed
 from clickstream.pipeline.context import JobContext, JobOutcome
+from clickstream.pipeline.curate.partitions import drop_empty, partition_dts
 from clickstream.pipeline.derived import Scope, scope_for
 from clickstream.pipeline.ranges import inside, outside
 from clickstream.tables import PARTITION_COLUMN, SESSIONS
@@ -48,11 +48,12 @@ def run(ctx: JobContext) -> JobOutcome:
         table_format=settings.table_format,
         dts=_replaced_dts(ctx, scope.dts, sessions),
     )
-    written = set(observed_dts(obs))
-    stale = _stale_partitions(ctx, scope.dts, written)
-    if format_of(SESSIONS, settings.table_format) == "parquet":  # Delta: gone in the commit
-        for dt in stale:
-            fs.delete(spark, f"{settings.path(SESSIONS.location)}/{PARTITION_COLUMN}={dt}")
+    written = observed_dts(obs)
+    # Rewritten dates left without sessions (every stored date on a full rebuild) are removed
+    # (Parquet; a Delta commit already removed their rows).
+    stored = partition_dts(spark, settings, SESSIONS)
+    rewritten = stored if scope.dts is None else stored & set(scope.dts)
+    stale = drop_empty(spark, settings, SESSIONS, sorted(rewritten), written)
     return JobOutcome(
         metrics={"sessions_written": int(observed(obs)["rows"]), "session_dates": len(written)},
         tables=(SESSIONS,),
@@ -74,15 +75,6 @@ def _outside(sessions: DataFrame, scope: Scope, time: str) -> DataFrame:
     assert scope.ranges is not None
     rest = sessions.where(~F.col(PARTITION_COLUMN).isin(scope.full_dts))
     return outside(rest, scope.ranges, time=time)
-
-
-def _stale_partitions(ctx: JobContext, dts: list[str] | None, written: set[str]) -> list[str]:
-    """Rewritten dates left without sessions (all unwritten ones on a full rebuild)."""
-    prefix = f"{PARTITION_COLUMN}="
-    names = fs.list_names(ctx.spark, ctx.settings.path(SESSIONS.location))
-    existing = {n[len(prefix) :] for n in names if n.startswith(prefix)}
-    candidates = existing if dts is None else set(dts) & existing
-    return sorted(candidates - written)
 
 
 def _replaced_dts(ctx: JobContext, dts: list[str] | None, rows: DataFrame) -> list[str] | None:
