@@ -8,6 +8,8 @@ JARS_STAMP := .jars/.resolved
 ENV ?= local
 # Architectures of the EMR environment archives (make install fetches, make package builds them).
 EMR_ARCHS ?= x86_64
+# pip of the venv (it installs the EMR environment archive: pinned, so the archive is reproducible).
+PIP_VERSION := 26.3
 EVENTS ?= 2000000
 # More harness options for make bench, e.g. BENCH_ARGS="--only pipeline,scan --event-log"
 BENCH_ARGS ?=
@@ -23,7 +25,8 @@ help: ## List the targets
 $(STAMP): setup.py tools/setup.py jvm/pom.xml libs/clickstream/aws/glue_runtime.py
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	@# pip pinned: the EMR environment archive is built by pip, and its bytes must not change with it.
+	$(BIN)/pip install --quiet "pip==$(PIP_VERSION)"
 	$(BIN)/pip install --quiet -e '.[lock,test,lint,demo,bench,package]' -e ./tools
 	$(BIN)/pip check
 	$(MAKE) --no-print-directory jars
