@@ -52,10 +52,15 @@ def run(ctx: JobContext) -> JobOutcome:
         ctx.echo(f"  title changes touch events of {len(dts)} date(s): re-enriching them")
         change = changes.publish(lake, changes.new_change_id(), dts, _no_ranges(ctx))
         stored = read_table(spark, lake, EVENTS, dts)
+        # Written as curate_events writes events: its format (a Delta table gets one commit
+        # replacing these dates) and its rebalance setting.
         write_table(
             enrich_events(stored, history).select(*stored.columns),
             lake,
             EVENTS,
+            rebalance=settings.rebalance_events,
+            table_format=settings.table_format,
+            dts=dts,
         )
         changes.mark(lake, change.change_id, "events_written")
         ready.append(change.change_id)

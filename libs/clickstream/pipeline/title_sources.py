@@ -96,7 +96,7 @@ def quarantine(ctx: JobContext, pulled: Batch) -> tuple[dict[str, Any], tuple[Ta
         f"  {metrics['titles_quarantined']} source row(s) are not changes, to {QUARANTINE_TITLES.name}: "
         + ", ".join(f"{n} {reason}" for reason, n in by_reason.items())
     )
-    title_quarantine.publish(ctx.spark, settings.lake, settings.target_file_mb)
+    title_quarantine.publish(ctx.spark, settings.lake)
     return metrics, (QUARANTINE_TITLES,)
 
 

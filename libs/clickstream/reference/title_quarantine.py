@@ -50,7 +50,7 @@ def keep(rejected: DataFrame, lake: str, batch: str) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def publish(spark: SparkSession, lake: str, target_file_mb: int) -> None:
+def publish(spark: SparkSession, lake: str) -> None:
     """Rewrite quarantine_titles from every batch's rejected rows, each row once."""
     root = state_root(lake)
     if not fs.list_names(spark, root):
@@ -58,4 +58,4 @@ def publish(spark: SparkSession, lake: str, target_file_mb: int) -> None:
     rows = spark.read.schema(REJECTED_SCHEMA).option("recursiveFileLookup", True).parquet(root)
     unique = rows.groupBy(*ROW_KEY).agg(F.min("ingested_at").alias("ingested_at"))
     unique = unique.orderBy("source_file", "row_in_file", "record")
-    write_table(unique, lake, QUARANTINE_TITLES, target_file_mb=target_file_mb)
+    write_table(unique, lake, QUARANTINE_TITLES)
