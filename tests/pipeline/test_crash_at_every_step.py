@@ -13,9 +13,9 @@ from pyspark.sql import functions as F
 
 from clickstream.config import Settings
 from clickstream.pipeline import changes, curate_events
-from clickstream.pipeline.curate import event_index
+from clickstream.pipeline.curate import event_index, quarantine
 from clickstream.pipeline.runner import run_pipeline
-from clickstream.tables import EVENTS, PARTITION_COLUMN
+from clickstream.tables import EVENTS, PARTITION_COLUMN, QUARANTINE
 from tests.pipeline import incremental_helpers as ih
 from tests.pipeline import lake_fixture as lf
 
@@ -30,6 +30,7 @@ OBJECT_E = (
     '{"event_id":"e20","user_id":"u2","event_type":"view","event_time":"2026-03-01T16:20:00Z"}\n'
     '{"event_id":"e21","user_id":"u2","event_type":"view","event_time":"2026-03-01T16:20:01Z"}\n'
 )
+OBJECT_G = "{not json at all\n"
 OBJECT_F = '{"event_id":"e3","user_id":"u9","event_type":"view","event_time":"2026-03-01T09:00:00Z","title_id":"t2"}\n'
 
 
@@ -44,11 +45,13 @@ def _first_batch(lake: Path) -> None:
 
 
 def _second_batch(lake: Path) -> None:
-    """Objects D, E and F."""
+    """Objects D, E, F and G (G arrived late on 2026-03-01, beside batch 1's A, B and C: its bad
+    record goes to the quarantine date that already holds A's)."""
     d = lf.object_path(lake, "d", "2026/03/02/00", "2026-03-02-00-30-00")
     e = lf.object_path(lake, "a", "2026/03/02/09", "2026-03-02-09-00-00")
     f = lf.object_path(lake, "b", "2026/03/02/10", "2026-03-01-09-00-00")
-    for path, text in ((d, lf.OBJECT_D), (e, OBJECT_E), (f, OBJECT_F)):
+    g = lf.object_path(lake, "c", "2026/03/01/23", "2026-03-01-23-55-00")
+    for path, text in ((d, lf.OBJECT_D), (e, OBJECT_E), (f, OBJECT_F), (g, OBJECT_G)):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
 
@@ -72,6 +75,13 @@ def _tear_a_partition(ctx: Any, output: Any, dts: list[str]) -> None:
     """Parquet's dynamic overwrite deleted a date's old files, then died before moving in the new."""
     shutil.rmtree(Path(ctx.settings.path(EVENTS.location)) / f"{PARTITION_COLUMN}=2026-03-01")
     raise SimulatedCrash("partition torn")
+
+
+def _tear_quarantine(spark: Any, settings: Settings, *_: Any) -> None:
+    """Inside the quarantine write: 2026-03-01's old files (A's and B's bad records among them)
+    were deleted, then the process died before the new ones were moved in."""
+    shutil.rmtree(Path(settings.path(QUARANTINE.location)) / f"{PARTITION_COLUMN}=2026-03-01")
+    raise SimulatedCrash("quarantine partition torn")
 
 
 def _tear_the_index(spark: Any, settings: Settings, rows: Any) -> None:
@@ -103,6 +113,7 @@ CRASHES: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "after_events_written_mark": lambda p: p.setattr(
         changes, "mark", _after(changes, "mark", _when("events_written"))
     ),
+    "torn_quarantine_partition": lambda p: p.setattr(quarantine, "drop_empty", _tear_quarantine),
     "torn_index": lambda p: p.setattr(
         event_index, "upsert", _after(event_index, "upsert", _tear_the_index)
     ),

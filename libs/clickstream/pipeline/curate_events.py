@@ -41,7 +41,12 @@ from clickstream.pipeline.curate.parse_cache import (
     valid_events,
 )
 from clickstream.pipeline.curate.planning import existing_dates, plan
-from clickstream.pipeline.curate.quarantine import QuarantineWrite, write_quarantine
+from clickstream.pipeline.curate.quarantine import (
+    QuarantineWrite,
+    interrupted_dates,
+    rebuild_dates,
+    write_quarantine,
+)
 from clickstream.pipeline.curate.recompute import recompute
 from clickstream.pipeline.curate.recovery import recover, unready_sets
 from clickstream.pipeline.curate.repeat_suppression import write_suppressed
@@ -60,6 +65,10 @@ def run(ctx: JobContext) -> JobOutcome:
     selection = select_raw_objects(ctx, JOB)
     ctx.echo(f"  {len(selection.chosen)} new raw object(s) of {selection.available}")
     unready = unready_sets(ctx)
+    rebuilt = QuarantineWrite(0, [], [])
+    torn_quarantine = interrupted_dates(ctx)
+    if torn_quarantine:
+        rebuilt = rebuild_dates(ctx, torn_quarantine, selection.objects)
     if not selection.chosen and not unready:
         return JobOutcome(metrics=_zero_metrics(), commit=selection.commit)
 
@@ -81,9 +90,9 @@ def run(ctx: JobContext) -> JobOutcome:
         "quarantined": quarantine.rows,
         "quarantined_by_reason": stats.rejected_by_reason,
     }
-    dts = {QUARANTINE.name: tuple(quarantine.written)}
-    dropped = {QUARANTINE.name: tuple(quarantine.dropped)}
-    tables: tuple[Table, ...] = (QUARANTINE,) if selection.chosen else ()
+    dts = {QUARANTINE.name: tuple(sorted({*quarantine.written, *rebuilt.written}))}
+    dropped = {QUARANTINE.name: tuple(sorted({*quarantine.dropped, *rebuilt.dropped}))}
+    tables: tuple[Table, ...] = (QUARANTINE,) if selection.chosen or rebuilt.written else ()
 
     indexed = not existing.empty
     if indexed and not event_index.is_built(settings):
