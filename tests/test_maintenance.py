@@ -12,7 +12,9 @@ from pyspark.sql import DataFrame, SparkSession
 
 from clickstream.config import Settings, load_settings
 from clickstream.delta_lake import copy_manifest_path
+from clickstream.leases import LeaseHeld, acquire, lease_key
 from clickstream.maintenance import maintain
+from clickstream.pipeline import JOB_NAMES
 from clickstream.tables import QUARANTINE
 from clickstream.writer import read_table, table_schema, write_table
 from tests.delta_rs import delta_table
@@ -49,7 +51,7 @@ def test_recent_dates_are_compacted_and_time_travel_keeps_the_retention(
     before = read_table(spark, settings.lake, QUARANTINE)
     expected = spark.createDataFrame(before.collect(), before.schema)
     # WHEN maintenance runs
-    maintain(settings, spark=spark, echo=lambda _: None)
+    maintain(settings, writers=JOB_NAMES, spark=spark, echo=lambda _: None)
     # THEN the date has one file, the same rows, and a COPY manifest naming that file
     table = delta_table(small_files)
     assert len(table.files()) == 1
@@ -67,7 +69,7 @@ def test_vacuum_removes_files_past_the_retention_but_no_live_file(
     # GIVEN a table compacted once, and a retention of 0 days
     settings = settings_for(tmp_path, "delta_retention_days=0")
     # WHEN maintenance runs
-    maintain(settings, spark=spark, echo=lambda _: None)
+    maintain(settings, writers=JOB_NAMES, spark=spark, echo=lambda _: None)
     # THEN only the live file is left on disk, and the current rows are all there
     on_disk = list(Path(small_files).glob("dt=*/*.parquet"))
     assert len(on_disk) == 1 and delta_table(small_files).to_pyarrow_table().num_rows == 30
@@ -80,7 +82,7 @@ def test_dates_rewritten_before_the_lookback_are_not_compacted(
     settings = settings_for(tmp_path, "maintenance_lookback_days=3")
     later = datetime.now(UTC) + timedelta(days=4)
     # WHEN maintenance runs THEN its files are left as they are
-    result = maintain(settings, spark=spark, echo=lambda _: None, now=later)
+    result = maintain(settings, writers=JOB_NAMES, spark=spark, echo=lambda _: None, now=later)
     (done,) = [r for r in result if r["table"] == QUARANTINE.name]
     assert done["dates"] == [] and len(delta_table(small_files).files()) == 3
 
@@ -88,5 +90,22 @@ def test_dates_rewritten_before_the_lookback_are_not_compacted(
 def test_a_parquet_lake_has_nothing_to_maintain(tmp_path: Path) -> None:
     lines: list[str] = []
     settings = load_settings("local", [f"lake_root={tmp_path}"])
-    assert maintain(settings, echo=lines.append) == []
+    assert maintain(settings, writers=JOB_NAMES, echo=lines.append) == []
     assert lines == ["table_format is parquet: nothing to maintain"]
+
+
+def test_maintenance_waits_for_a_running_writer_and_holds_every_writers_lease(
+    spark: SparkSession, small_files: str, tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path)
+    # GIVEN a curate_events run writing the lake (Delta on S3 assumes one writer)
+    running = acquire(str(tmp_path), "curate_events", stale_minutes=20)
+    # WHEN maintenance starts THEN it fails naming the holder, and compacts nothing
+    with pytest.raises(LeaseHeld, match=running.holder):
+        maintain(settings, writers=JOB_NAMES, spark=spark, echo=lambda _: None)
+    assert len(delta_table(small_files).files()) == 3
+    running.release()
+    # AND once the run ended maintenance runs, and gives every lease back
+    maintain(settings, writers=JOB_NAMES, spark=spark, echo=lambda _: None)
+    assert len(delta_table(small_files).files()) == 1
+    assert not any((tmp_path / lease_key(job)).exists() for job in JOB_NAMES)

@@ -172,8 +172,9 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
 
 def _cmd_maintain(args: argparse.Namespace) -> int:
     from clickstream.maintenance import maintain
+    from clickstream.pipeline import JOB_NAMES
 
-    maintain(_settings(args))
+    maintain(_settings(args), writers=JOB_NAMES)
     return 0
 
 

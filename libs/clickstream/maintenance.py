@@ -7,13 +7,14 @@ Per Delta table (events, sessions, daily_active_users, quarantine):
 3. VACUUM ... RETAIN delta_retention_days*24 HOURS: files no version of the last
    delta_retention_days days needs are deleted, so time travel reaches back that far (and no
    further than the Delta log's own retention, 30 days by default).
-Parquet lakes have nothing to maintain.
+Parquet lakes have nothing to maintain. Delta on S3 assumes one writer: maintenance holds the
+lease of every job (they all write these tables) from before Spark starts to the end.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from pyspark.sql import SparkSession
 
 from clickstream import delta_lake, fs
 from clickstream.config import Settings
+from clickstream.leases import acquire_all
 from clickstream.tables import ALL_TABLES, PARTITION_COLUMN, Table
 from clickstream.writer import dt_predicate, format_of, is_delta
 
@@ -85,18 +87,37 @@ def maintain_table(
 def maintain(
     settings: Settings,
     *,
+    writers: Sequence[str],
     spark: SparkSession | None = None,
     echo: Callable[[str], None] = print,
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Maintain every Delta table of the lake (nothing to do for Parquet)."""
+    """Maintain every Delta table of the lake (nothing to do for Parquet), holding the leases of
+    the jobs that write them, writers (LeaseHeld, naming the holder, while one is running)."""
     tables = delta_tables(settings)
     if not tables:
         echo("table_format is parquet: nothing to maintain")
         return []
     from clickstream.spark import get_spark
 
-    spark = spark or get_spark(settings, "clickstream-maintain")
+    leases = acquire_all(
+        settings.lake, writers, stale_minutes=settings.lease_stale_minutes, warn=echo
+    )
+    try:
+        leases.keep_renewed(settings.lease_stale_minutes * 60 / 4)
+        spark = spark or get_spark(settings, "clickstream-maintain")
+        return _maintain_all(spark, settings, tables, echo, now)
+    finally:
+        leases.release()
+
+
+def _maintain_all(
+    spark: SparkSession,
+    settings: Settings,
+    tables: list[Table],
+    echo: Callable[[str], None],
+    now: datetime | None,
+) -> list[dict[str, Any]]:
     done = []
     for table in tables:
         result = maintain_table(spark, settings, table, now)
