@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from clickstream.pipeline import load_titles
+from clickstream.pipeline.context import JobContext
 from clickstream.pipeline.runner import run_pipeline
 from clickstream.tables import EVENTS, TITLES, TITLES_HISTORY
 from clickstream.writer import read_table
@@ -75,3 +78,19 @@ def test_an_unchanged_snapshot_adds_no_version(spark: SparkSession, tmp_path: Pa
     run_pipeline(settings, ["load_titles"], spark=spark, echo=ih.quiet)
     # THEN the history still has one version
     assert read_table(spark, settings.lake, TITLES_HISTORY).count() == 1
+
+
+def test_a_retried_run_keeps_the_time_of_the_snapshot_it_already_logged(
+    spark: SparkSession, tmp_path: Path
+):
+    # GIVEN a snapshot loaded by a run that died before committing its bookmark
+    write_csv(tmp_path, "title_id,title,genre\nt1,One,drama\n")
+    settings = ih.lake_settings(tmp_path, [])
+    load_titles.run(JobContext(spark, settings, ih.quiet))  # no commit: as if the job died here
+    logged = read_table(spark, settings.lake, TITLES_HISTORY).collect()
+    # WHEN the job is retried later over the same files
+    time.sleep(0.01)
+    run_pipeline(settings, ["load_titles"], spark=spark, echo=ih.quiet)
+    # THEN the snapshot keeps the time it was first logged with: the history is unchanged
+    assert read_table(spark, settings.lake, TITLES_HISTORY).collect() == logged
+    assert [r.valid_from for r in logged] == [logged[0].valid_from] and len(logged) == 1

@@ -57,7 +57,8 @@ def pull_csv(ctx: JobContext, job: str) -> tuple[Batch | None, Selection]:
     selection = ctx.select(job, "ref_titles", {**present, FILE_SET: snapshot})
     if not files or not (selection.chosen or first):
         return None, selection
-    as_of = datetime.now(UTC)
+    # A snapshot already in the log (a retried run, a rebuild) keeps its time: never re-dated.
+    as_of = change_log.batch_time(spark, settings.lake, snapshot) or datetime.now(UTC)
     return Batch(snapshot, snapshot_changes(spark, sorted(present), as_of, snapshot)), selection
 
 

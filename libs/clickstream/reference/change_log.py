@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
 
 from clickstream import fs
@@ -57,3 +59,16 @@ def read_log(spark: SparkSession, lake: str) -> DataFrame:
 def is_empty(spark: SparkSession, lake: str) -> bool:
     """Whether no batch was ever written (a lake from before titles history)."""
     return not fs.list_names(spark, log_root(lake))
+
+
+def batch_time(spark: SparkSession, lake: str, batch: str) -> datetime | None:
+    """The earliest change time of a batch already in the log (UTC); None when it is not there."""
+    if batch not in fs.list_names(spark, log_root(lake)):
+        return None
+    rows = spark.read.schema(CHANGE_SCHEMA).parquet(f"{log_root(lake)}/{batch}")
+    micros = rows.agg(F.unix_micros(F.min("changed_at"))).collect()[0][0]
+    return (
+        None
+        if micros is None
+        else datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+    )
