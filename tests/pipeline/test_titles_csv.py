@@ -10,7 +10,7 @@ from pyspark.sql import SparkSession
 
 from clickstream.pipeline import load_titles
 from clickstream.pipeline.context import JobContext
-from clickstream.pipeline.runner import run_pipeline
+from clickstream.pipeline.runner import rebuild_lake, run_pipeline
 from clickstream.tables import EVENTS, TITLES, TITLES_HISTORY
 from clickstream.writer import read_table
 from tests.pipeline import incremental_helpers as ih
@@ -94,3 +94,23 @@ def test_a_retried_run_keeps_the_time_of_the_snapshot_it_already_logged(
     # THEN the snapshot keeps the time it was first logged with: the history is unchanged
     assert read_table(spark, settings.lake, TITLES_HISTORY).collect() == logged
     assert [r.valid_from for r in logged] == [logged[0].valid_from] and len(logged) == 1
+
+
+def test_a_rebuild_keeps_the_reference_changes_the_lake_received(
+    spark: SparkSession, tmp_path: Path
+):
+    # GIVEN two csv snapshots loaded by two runs (t1 renamed, t2 dropped by the second)
+    write_csv(tmp_path, "title_id,title,genre\nt1,One,drama\nt2,Two,comedy\n")
+    write_events(tmp_path)
+    settings = ih.lake_settings(tmp_path, [])
+    run_pipeline(settings, spark=spark, echo=ih.quiet)
+    write_csv(tmp_path, "title_id,title,genre\nt1,One (renamed),drama\n")
+    run_pipeline(settings, spark=spark, echo=ih.quiet)
+    history = sorted(map(tuple, read_table(spark, settings.lake, TITLES_HISTORY).collect()))
+    # WHEN the lake is rebuilt from its raw objects
+    rebuild_lake(settings, spark=spark, echo=ih.quiet)
+    # THEN the snapshots the lake received stay (the files hold only the last one): the history,
+    # with its times, and the events' titles are those of the incremental runs
+    assert sorted(map(tuple, read_table(spark, settings.lake, TITLES_HISTORY).collect())) == history
+    titles = {r.event_id: r.title for r in read_table(spark, settings.lake, EVENTS).collect()}
+    assert titles == {"p1": "One", "p2": "Two", "f1": "One (renamed)", "f2": None}

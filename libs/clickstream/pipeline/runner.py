@@ -119,15 +119,20 @@ def rebuild_lake(
     settings: Settings, *, spark: SparkSession | None = None, echo: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Delete the lake's curated tables, quarantine and state (never its raw objects, reference
-    files or leases), then run the whole pipeline over every raw object: the way to change a rule
+    files, the titles change log or leases), then run the whole pipeline over every raw object: the way to change a rule
     pinned to the lake. Fails first when any job is running."""
     check_free(settings.lake, list(JOB_NAMES), stale_minutes=settings.lease_stale_minutes)
     spark = spark or get_spark(settings)
     for folder in ("curated", "quarantine"):
         fs.delete(spark, settings.path(folder))
     for name in fs.list_names(spark, settings.path("_state")):
-        if name != "leases":
+        if name not in ("leases", "titles"):
             fs.delete(spark, settings.path("_state", name))
+    # The titles change log is what the lake received from the reference source (a csv snapshot
+    # or a row pulled over JDBC may exist nowhere else now): kept. The rest is derived state.
+    for name in fs.list_names(spark, settings.path("_state", "titles")):
+        if name != "changes":
+            fs.delete(spark, settings.path("_state", "titles", name))
     echo(f"rebuild: curated tables, quarantine and state deleted under {settings.lake}")
     return run_pipeline(settings, spark=spark, echo=echo)
 
