@@ -48,6 +48,14 @@ def test_dev_lake_root_refers_to_lake_uri() -> None:
         (["bookmark_option=on"], "bookmark_option='on': use one of job-bookmark-enable"),
         (["timezone"], "expected KEY=VALUE"),
         (["rebalance_events=sometimes"], "rebalance_events='sometimes': expected true or false"),
+        (
+            ["bookmark_lookback_hours=0"],
+            "bookmark_lookback_hours=0: expected a whole number of hours",
+        ),
+        (
+            ["bookmark_lookback_hours=two days"],
+            "bookmark_lookback_hours='two days': expected a whole",
+        ),
     ],
 )
 def test_bad_settings_fail_fast_naming_the_key(overrides: list[str], message: str) -> None:

@@ -7,14 +7,21 @@ size and modification time). Options follow Glue's --job-bookmark-option:
 - job-bookmark-pause: process new or changed inputs; leave the state untouched.
 The state is written only by commit(), which the runner calls after the job's outputs are written,
 as a new immutable version (<lake>/_state/bookmarks/<job>/<n>.json; the highest n is current).
+
+A source laid out by hour (the raw zone: YYYY/MM/DD/HH) is selected through an HourWindow: the
+state keeps the newest hour processed (high_water_hour) and the exact inputs of the
+lookback_hours before it; a run lists only the hours from high_water_hour - lookback_hours on.
+The state stays bounded whatever the history. An input landing in an hour older than that is
+never listed (missed by design; a larger bookmark_lookback_hours for one run, or a reset,
+lists it). With job-bookmark-disable, or when nothing was processed yet, every hour is listed.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pyspark.sql import SparkSession
 
@@ -49,6 +56,28 @@ def _legacy_key(job: str) -> str:
     return f"_state/bookmarks/{job}.json"
 
 
+@dataclass(frozen=True)
+class HourWindow:
+    """A source laid out by hour: listing(from_hour) gives its inputs (id -> fingerprint) in the
+    hours from from_hour (YYYY/MM/DD/HH) on, every input when None; hour_of(id) an input's hour,
+    None for an input outside the layout (always listed, kept exactly)."""
+
+    listing: Callable[[str | None], Mapping[str, str]]
+    hour_of: Callable[[str], str | None]
+    lookback_hours: int
+
+
+def window_start(high_water_hour: str | None, lookback_hours: int) -> str | None:
+    """The first hour a run lists: lookback_hours before the high-water hour (None: all)."""
+    if high_water_hour is None:
+        return None
+    try:
+        start = datetime.strptime(high_water_hour, "%Y/%m/%d/%H") - timedelta(hours=lookback_hours)
+    except (ValueError, OverflowError):
+        return None
+    return f"{start:%Y/%m/%d/%H}" if start.year >= 1000 else None
+
+
 def _current(store: StateStore, job: str) -> tuple[int, dict[str, object] | None]:
     """The newest version number (0: none) and its document (None when never committed)."""
     found = newest_version(store, _prefix(job))
@@ -69,16 +98,29 @@ class Bookmark:
     processed: dict[str, str] = field(default_factory=dict)
     pending: dict[str, str] = field(default_factory=dict)
     version: int = 0
+    high_water_hour: str | None = None
+    window: HourWindow | None = None
 
     @classmethod
     def load(cls, spark: SparkSession, lake: str, job: str, option: str) -> Bookmark:
         """Read the job's bookmark state (empty when the job never committed)."""
         version, doc = _current(store_for(lake), job)
         processed = dict(doc["processed"]) if doc else {}  # type: ignore[call-overload]
-        return cls(spark, lake, job, option, processed, version=version)
+        high_water = doc.get("high_water_hour") if doc else None
+        return cls(spark, lake, job, option, processed, version=version, high_water_hour=high_water)
 
-    def select(self, inputs: Mapping[str, str]) -> list[str]:
-        """The inputs this run must process: all when disabled, else the new or changed ones."""
+    def select(self, inputs: Mapping[str, str] | HourWindow) -> list[str]:
+        """The inputs this run must process: all when disabled, else the new or changed ones.
+
+        An HourWindow is listed from the window's start (every hour when disabled or new).
+        """
+        if isinstance(inputs, HourWindow):
+            self.window = inputs
+            if self.high_water_hour is None:  # a state written before windows: its newest hour
+                hours = [h for h in map(inputs.hour_of, self.processed) if h is not None]
+                self.high_water_hour = max(hours, default=None)
+            start = None if self.option == DISABLE else self.start_hour()
+            inputs = inputs.listing(start)
         chosen = [
             key
             for key, fingerprint in inputs.items()
@@ -96,25 +138,59 @@ class Bookmark:
         if self.option != ENABLE or not self.pending:
             return False
         processed = {**self.processed, **self.pending}
+        high_water = self.high_water_hour
+        if self.window is not None:
+            processed, high_water = _bounded(processed, self.window, high_water)
         store = store_for(self.lake)
-        if not write_version(
-            store, _prefix(self.job), self.version + 1, _document(self.job, processed)
-        ):
+        document = _document(self.job, processed, high_water, self.window)
+        if not write_version(store, _prefix(self.job), self.version + 1, document):
             raise BookmarkConflict(
                 f"bookmark {self.job}: version {self.version + 1} was committed by another run "
                 "since this run started; run again to process what is left"
             )
         self.processed, self.pending, self.version = processed, {}, self.version + 1
+        self.high_water_hour = high_water
         prune_versions(store, _prefix(self.job), KEEP_VERSIONS)
         return True
 
+    def start_hour(self) -> str | None:
+        """The first hour an HourWindow run lists (None: every hour)."""
+        lookback = self.window.lookback_hours if self.window else 0
+        return window_start(self.high_water_hour, lookback)
 
-def _document(job: str, processed: Mapping[str, str]) -> str:
-    doc = {
+
+def _bounded(
+    processed: Mapping[str, str], window: HourWindow, high_water: str | None
+) -> tuple[dict[str, str], str | None]:
+    """The processed inputs a window keeps (hours from the new high-water hour - lookback on, and
+    inputs outside the hour layout) and the new high-water hour."""
+    hours = {key: window.hour_of(key) for key in processed}
+    newest = max((h for h in hours.values() if h is not None), default=None)
+    if newest is not None and (high_water is None or newest > high_water):
+        high_water = newest
+    start = window_start(high_water, window.lookback_hours)
+    kept = {
+        key: fingerprint
+        for key, fingerprint in processed.items()
+        if start is None or hours[key] is None or hours[key] >= start  # type: ignore[operator]
+    }
+    return kept, high_water
+
+
+def _document(
+    job: str,
+    processed: Mapping[str, str],
+    high_water: str | None = None,
+    window: HourWindow | None = None,
+) -> str:
+    doc: dict[str, object] = {
         "job": job,
         "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "processed": dict(sorted(processed.items())),
     }
+    if window is not None:
+        doc["high_water_hour"] = high_water
+        doc["lookback_hours"] = window.lookback_hours
+    doc["processed"] = dict(sorted(processed.items()))
     return json.dumps(doc, indent=1)
 
 

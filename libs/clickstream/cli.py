@@ -154,12 +154,11 @@ def _cmd_bookmarks(args: argparse.Namespace) -> int:
     else:
         for job in jobs:
             doc = bookmarks.show(spark, settings.lake, job)
-            processed = doc.get("processed", {})
-            print(
-                json.dumps(
-                    {"job": job, "updated_at": doc.get("updated_at"), "processed": len(processed)}
-                )
-            )
+            shown = {"job": job, "updated_at": doc.get("updated_at")}
+            if "high_water_hour" in doc:
+                shown["high_water_hour"] = doc["high_water_hour"]
+            shown["processed"] = len(doc.get("processed", {}))  # type: ignore[arg-type]
+            print(json.dumps(shown))
     return 0
 
 

@@ -169,6 +169,7 @@ def _validate(values: dict[str, Any]) -> None:
         )
     _validate_titles(values)
     _validate_storage(values)
+    _validate_performance(values)
 
 
 def _validate_titles(values: dict[str, Any]) -> None:
@@ -217,6 +218,22 @@ def _validate_storage(values: dict[str, Any]) -> None:
             raise ConfigError(f"{key}={value!r}: expected a whole number >= 0")
 
 
+def _validate_performance(values: dict[str, Any]) -> None:
+    """Keys of the performance block (issue 17)."""
+    value = values["bookmark_lookback_hours"]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= MAX_LOOKBACK_HOURS
+    ):
+        raise ConfigError(
+            f"bookmark_lookback_hours={value!r}: expected a whole number of hours from 1 to "
+            f"{MAX_LOOKBACK_HOURS}, e.g. 48 (Firehose retries S3 delivery for up to 24 hours)"
+        )
+
+
+# The largest bookmark lookback: 1,000 years of hours (reaches any lake's first hour).
+MAX_LOOKBACK_HOURS = 24 * 366 * 1000
 # Node architectures of EMR clusters the environment archive can be built for.
 EMR_ARCHITECTURES = ("x86_64", "aarch64")
 # A Glue schedule: cron( followed by six space-separated fields and ).

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pyspark.sql import SparkSession
 
@@ -34,43 +35,222 @@ def _is_hidden(relative: str) -> bool:
     return any(part[:1] in ("_", ".") for part in relative.split("/") if part)
 
 
-def _walk(fs: Any, path: Any) -> Iterator[Any]:
-    """FileStatus of every file under path (path itself when it is a file)."""
-    if fs.getScheme() != "file":
-        # Object stores list a whole prefix in pages; one recursive call is the fast way there.
-        files = fs.listFiles(path, True)
-        while files.hasNext():
-            yield files.next()
-        return
-    # Locally, listFiles builds LocatedFileStatus, which forks a process per file to read its
-    # permissions; a plain listStatus walk reads only what is asked for.
-    pending = [path]
-    while pending:
-        for status in fs.listStatus(pending.pop()):
-            if status.isDirectory():
-                if not _is_hidden(status.getPath().getName()):
-                    pending.append(status.getPath())
+# The hour layout Firehose writes under the raw root: YYYY/MM/DD/HH/<objects>.
+_LEVELS = tuple(re.compile(p) for p in (r"[0-9]{4}", r"[0-9]{2}", r"[0-9]{2}", r"[0-9]{2}"))
+_HOUR = re.compile(r"([0-9]{4}/[0-9]{2}/[0-9]{2}/[0-9]{2})/[^/]")
+
+
+class Lister(Protocol):
+    """Lists one folder of a store, a page per call: its sub-folder names and its objects."""
+
+    def folder(self, relative: str) -> tuple[list[str], list[tuple[str, int, int]]]:
+        """(sub-folder names, [(name, size, modified_ms)]) directly under root/relative."""
+        ...
+
+    def tree(self, relative: str) -> list[tuple[str, int, int]]:
+        """[(path below root/relative, size, modified_ms)] of every object under it."""
+        ...
+
+
+class LocalLister:
+    """A local folder, read with os.scandir (Hadoop's local listing costs py4j calls per file)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def _entries(self, relative: str) -> list[os.DirEntry[str]]:
+        try:
+            with os.scandir(os.path.join(self.root, relative)) as entries:
+                return list(entries)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def folder(self, relative: str) -> tuple[list[str], list[tuple[str, int, int]]]:
+        folders, files = [], []
+        for entry in self._entries(relative):
+            if entry.is_dir():
+                folders.append(entry.name)
             else:
-                yield status
+                stat = entry.stat()
+                files.append((entry.name, stat.st_size, stat.st_mtime_ns // 1_000_000))
+        return folders, files
+
+    def tree(self, relative: str) -> list[tuple[str, int, int]]:
+        return _tree_by_folders(self, relative)
 
 
-def list_raw_objects(spark: SparkSession, root: str) -> list[RawObject]:
-    """Every non-hidden object under root, recursively, sorted by path; a missing root is empty."""
+class S3Lister:
+    """An S3 prefix, listed with ListObjectsV2 (1,000 keys a call; a delimiter for folders)."""
+
+    def __init__(self, root: str) -> None:
+        bucket, _, prefix = root.split("://", 1)[1].partition("/")
+        self.bucket, self.prefix = bucket, prefix.strip("/")
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("s3")
+        return self._client
+
+    def _pages(self, relative: str, **delimiter: str) -> Iterator[dict[str, Any]]:
+        key = "/".join(p for p in (self.prefix, relative) if p)
+        paginator = self.client.get_paginator("list_objects_v2")
+        yield from paginator.paginate(
+            Bucket=self.bucket, Prefix=f"{key}/" if key else "", **delimiter
+        )
+
+    def folder(self, relative: str) -> tuple[list[str], list[tuple[str, int, int]]]:
+        folders, files = [], []
+        for page in self._pages(relative, Delimiter="/"):
+            folders += [
+                p["Prefix"].rstrip("/").rsplit("/", 1)[-1] for p in page.get("CommonPrefixes", [])
+            ]
+            files += [_s3_object(o, o["Key"].rsplit("/", 1)[-1]) for o in page.get("Contents", [])]
+        return folders, [f for f in files if f[0]]
+
+    def tree(self, relative: str) -> list[tuple[str, int, int]]:
+        key = "/".join(p for p in (self.prefix, relative) if p)
+        strip = len(key) + 1 if key else 0
+        found = []
+        for page in self._pages(relative):
+            found += [_s3_object(o, o["Key"][strip:]) for o in page.get("Contents", [])]
+        # A key ending in "/" is a folder marker some tools write, not an object.
+        return [f for f in found if f[0] and not f[0].endswith("/")]
+
+
+def _tree_by_folders(lister: Lister, relative: str) -> list[tuple[str, int, int]]:
+    """Every object under relative, one folder listing at a time (stores without a flat listing)."""
+    found = []
+    pending = [""]
+    while pending:
+        below = pending.pop()
+        folders, files = lister.folder("/".join(p for p in (relative, below) if p))
+        prefix = f"{below}/" if below else ""
+        found += [(f"{prefix}{name}", size, ms) for name, size, ms in files]
+        pending += [f"{prefix}{name}" for name in folders if not _is_hidden(name)]
+    return found
+
+
+def _s3_object(obj: Mapping[str, Any], name: str) -> tuple[str, int, int]:
+    modified: datetime = obj["LastModified"]
+    return name, int(obj["Size"]), (modified - _EPOCH) // _ONE_MS
+
+
+class HadoopLister:
+    """Any other Hadoop file system (hdfs://, ...), through FileSystem.listStatus over py4j."""
+
+    def __init__(self, jvm: Any, fs: Any, root: str) -> None:
+        self.jvm, self.fs, self.root = jvm, fs, root
+
+    def _statuses(self, relative: str) -> list[Any]:
+        path = self.jvm.org.apache.hadoop.fs.Path("/".join(p for p in (self.root, relative) if p))
+        return list(self.fs.listStatus(path)) if self.fs.exists(path) else []
+
+    def folder(self, relative: str) -> tuple[list[str], list[tuple[str, int, int]]]:
+        folders, files = [], []
+        for status in self._statuses(relative):
+            name = status.getPath().getName()
+            if status.isDirectory():
+                folders.append(name)
+            else:
+                files.append((name, int(status.getLen()), int(status.getModificationTime())))
+        return folders, files
+
+    def tree(self, relative: str) -> list[tuple[str, int, int]]:
+        return _tree_by_folders(self, relative)
+
+
+def qualified_root(spark: SparkSession, root: str) -> str:
+    """The root as Hadoop qualifies it (file:/..., s3://bucket/...), the prefix of listed paths."""
+    return _qualified_root(spark, root)[0]
+
+
+def _qualified_root(spark: SparkSession, root: str) -> tuple[str, Lister]:
+    """The root as Hadoop qualifies it (the form source_file and bookmarks keep) and its lister."""
     jvm = spark._jvm  # type: ignore[attr-defined]
     conf = spark._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
     root_path = jvm.org.apache.hadoop.fs.Path(root)
     fs = root_path.getFileSystem(conf)
-    if not fs.exists(root_path):
-        return []
-    qualified_root = fs.makeQualified(root_path).toString().rstrip("/")
-    found: list[RawObject] = []
-    for status in _walk(fs, root_path):
-        path = status.getPath().toString()
-        relative = path[len(qualified_root) :] if path.startswith(qualified_root) else path
-        if _is_hidden(relative or path.rsplit("/", 1)[-1]):
-            continue
-        found.append(RawObject(path, int(status.getLen()), int(status.getModificationTime())))
+    qualified = fs.makeQualified(root_path)
+    text = str(qualified.toString()).rstrip("/")
+    scheme = text.split(":", 1)[0].lower()
+    if scheme == "file":
+        return text, LocalLister(str(qualified.toUri().getPath()))
+    if scheme in ("s3", "s3a", "s3n"):
+        return text, S3Lister(text)
+    return text, HadoopLister(jvm, fs, text)
+
+
+def hour_of(relative: str) -> str | None:
+    """The arrival hour folder (YYYY/MM/DD/HH) of a path below the raw root; None outside it."""
+    match = _HOUR.match(relative)
+    return match.group(1) if match else None
+
+
+def list_raw_objects(
+    spark: SparkSession, root: str, *, from_hour: str | None = None
+) -> list[RawObject]:
+    """The non-hidden objects under root, sorted by path; a missing root is empty.
+
+    With from_hour (YYYY/MM/DD/HH), only the hour folders from that hour on are listed: the walk
+    lists year, month, day and hour folders with a delimiter and descends only into those at or
+    after from_hour, so it costs the hours listed, not the history. Objects outside the hour
+    layout (other names, files above the hour level) are always listed.
+    """
+    qualified, lister = _qualified_root(spark, root)
+    found = [
+        RawObject(f"{qualified}/{relative}", size, modified_ms)
+        for relative, size, modified_ms in walk(lister, from_hour)
+    ]
     found.sort(key=lambda obj: obj.path)
+    return found
+
+
+def walk(lister: Lister, from_hour: str | None = None) -> Iterator[tuple[str, int, int]]:
+    """(path below the root, size, mtime) of the non-hidden objects in the hours from from_hour
+    on (all when None), and of every object outside the hour layout."""
+    return (found for found in _walk(lister, "", 0, from_hour) if not _is_hidden(found[0]))
+
+
+def _walk(
+    lister: Lister, relative: str, level: int, from_hour: str | None
+) -> Iterator[tuple[str, int, int]]:
+    """(path below root, size, mtime) of the objects under relative, a folder at depth level of
+    the hour layout (0: the root, 4: an hour folder, whose whole tree is its hour's)."""
+    prefix = f"{relative}/" if relative else ""
+    if level == 4:
+        yield from ((f"{prefix}{name}", size, ms) for name, size, ms in lister.tree(relative))
+        return
+    folders, files = lister.folder(relative)
+    yield from ((f"{prefix}{name}", size, ms) for name, size, ms in files)
+    for name in sorted(folders):
+        if _is_hidden(name):
+            continue
+        path = f"{prefix}{name}"
+        if not _LEVELS[level].fullmatch(name):
+            # Outside the hour layout: listed whole, every run.
+            yield from ((f"{path}/{sub}", size, ms) for sub, size, ms in lister.tree(path))
+        elif from_hour is None or path >= from_hour[: len(path)]:
+            yield from _walk(lister, path, level + 1, from_hour)
+
+
+def find_raw_objects(spark: SparkSession, root: str, paths: list[str]) -> dict[str, RawObject]:
+    """Those of paths (fully-qualified, under root) that exist, by path; one listing per folder."""
+    qualified, lister = _qualified_root(spark, root)
+    by_folder: dict[str, set[str]] = {}
+    for path in paths:
+        if path.startswith(f"{qualified}/"):
+            folder, _, name = path[len(qualified) + 1 :].rpartition("/")
+            by_folder.setdefault(folder, set()).add(name)
+    found: dict[str, RawObject] = {}
+    for folder, names in sorted(by_folder.items()):
+        prefix = "/".join(p for p in (qualified, folder) if p)
+        for name, size, modified_ms in lister.folder(folder)[1]:
+            if name in names:
+                found[f"{prefix}/{name}"] = RawObject(f"{prefix}/{name}", size, modified_ms)
     return found
 
 

@@ -95,6 +95,7 @@ def test_cli_shows_and_resets_a_jobs_bookmark(
     assert cli.main(["bookmarks", "show", "curate_events", "--set", f"lake_root={tmp_path}"]) == 0
     shown = json.loads(capsys.readouterr().out.strip())
     assert shown["job"] == "curate_events" and shown["processed"] == 4
+    assert shown["high_water_hour"] == "2026/03/02/00"
     # WHEN reset THEN the next run processes every object again
     assert cli.main(["bookmarks", "reset", "curate_events", "--set", f"lake_root={tmp_path}"]) == 0
     assert "reset: curate_events" in capsys.readouterr().out

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from pyspark.sql import SparkSession
 
-from clickstream.bookmarks import Bookmark
+from clickstream.bookmarks import Bookmark, HourWindow
 from clickstream.catalog import CatalogSync
 from clickstream.config import Settings
 from clickstream.tables import Table
@@ -25,8 +25,10 @@ class Selection:
 class Inputs(Protocol):
     """Decides which inputs of a job's source are new: bookmarks, Glue's or the project's."""
 
-    def select(self, job: str, source: str, candidates: Mapping[str, str]) -> Selection:
-        """The candidates (id -> fingerprint) the job must process now."""
+    def select(
+        self, job: str, source: str, candidates: Mapping[str, str] | HourWindow
+    ) -> Selection:
+        """The candidates (id -> fingerprint, or an hour window to list) to process now."""
         ...
 
 
@@ -37,7 +39,9 @@ class BookmarkInputs:
     spark: SparkSession
     settings: Settings
 
-    def select(self, job: str, source: str, candidates: Mapping[str, str]) -> Selection:
+    def select(
+        self, job: str, source: str, candidates: Mapping[str, str] | HourWindow
+    ) -> Selection:
         """New or changed candidates per the job's bookmark and the bookmark_option setting."""
         bookmark = Bookmark.load(self.spark, self.settings.lake, job, self.settings.bookmark_option)
         return Selection(bookmark.select(candidates), bookmark.commit)
@@ -60,7 +64,9 @@ class JobContext:
         if self.inputs is None:
             self.inputs = BookmarkInputs(self.spark, self.settings)
 
-    def select(self, job: str, source: str, candidates: Mapping[str, str]) -> Selection:
+    def select(
+        self, job: str, source: str, candidates: Mapping[str, str] | HourWindow
+    ) -> Selection:
         """Which candidates of job's source to process now."""
         assert self.inputs is not None
         return self.inputs.select(job, source, candidates)

@@ -98,7 +98,7 @@ def run(ctx: JobContext) -> JobOutcome:
     if indexed and not event_index.is_built(settings):
         ctx.echo("  building the event_id index from the stored events (once)")
         event_index.build(spark, settings)
-    recovery = recover(ctx, unready, selection.objects, indexed) if unready else None
+    recovery = recover(ctx, unready, selection.find, indexed) if unready else None
     new = valid_events(parsed) if parsed is not None and stats.valid else no_events(ctx)
     if recovery is not None and recovery.restored is not None:
         new = new.unionByName(recovery.restored)

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from clickstream.bookmarks import HourWindow
 from clickstream.config import ConfigError, Settings, load_settings
 from clickstream.pipeline.context import BookmarkInputs, JobContext, Selection
 from clickstream.spark import apply_sql_conf
@@ -78,8 +79,11 @@ class GlueInputs:
     glue_context: Any
     settings: Settings
 
-    def select(self, job: str, source: str, candidates: Mapping[str, str]) -> Selection:
-        """New or changed candidates per the project's bookmark store under the lake."""
+    def select(
+        self, job: str, source: str, candidates: Mapping[str, str] | HourWindow
+    ) -> Selection:
+        """New or changed candidates per the project's bookmark store under the lake (raw
+        objects through an HourWindow: only the hours of the lookback window are listed)."""
         spark = self.glue_context.spark_session
         return BookmarkInputs(spark, self.settings).select(job, source, candidates)
 

@@ -16,6 +16,7 @@ recomputed whole, and the set is marked ready once this run's events are committ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
@@ -66,7 +67,10 @@ def _stored(ctx: JobContext, dts: list[str]) -> DataFrame:
 
 
 def recover(
-    ctx: JobContext, sets: list[ChangeSet], objects: dict[str, RawObject], indexed: bool
+    ctx: JobContext,
+    sets: list[ChangeSet],
+    find: Callable[[list[str]], dict[str, RawObject]],
+    indexed: bool,
 ) -> Recovery:
     """Repair the index or re-read lost events for the unready sets (see the module docstring)."""
     spark, settings = ctx.spark, ctx.settings
@@ -77,7 +81,7 @@ def recover(
     )
     restored, restored_ids = None, 0
     if indexed and torn_tables:
-        restored, restored_ids = _reread_lost(ctx, torn_tables, objects)
+        restored, restored_ids = _reread_lost(ctx, torn_tables, find)
     stored = _stored(ctx, dts).persist()
     counts = stored.agg(
         F.count("*").alias("rows"), F.countDistinct("event_id").alias("ids")
@@ -99,10 +103,11 @@ def recover(
 
 
 def _reread_lost(
-    ctx: JobContext, dts: list[str], objects: dict[str, RawObject]
+    ctx: JobContext, dts: list[str], find: Callable[[list[str]], dict[str, RawObject]]
 ) -> tuple[DataFrame | None, int]:
     """Rows of the event_ids the index places on dts but no table holds, read again from the raw
-    objects the index names; fails when an object is gone."""
+    objects the index names (found by find: they may lie before the listed window); fails when
+    an object is gone."""
     spark, settings = ctx.spark, ctx.settings
     indexed = event_index.read_buckets(spark, settings, None).where(
         F.col(PARTITION_COLUMN).isin(dts)
@@ -115,6 +120,7 @@ def _reread_lost(
     if not sources:
         lost.unpersist()
         return None, 0
+    objects = find(sources)
     missing = [s for s in sources if s not in objects]
     if missing:
         raise LostEvents(

@@ -1,23 +1,36 @@
-"""Which raw objects a run curates: those the bookmark (Glue's or the project's) has not seen."""
+"""Which raw objects a run curates: those the bookmark has not seen, listed hour by hour.
+
+The raw zone is laid out by arrival hour (YYYY/MM/DD/HH). The bookmark keeps its high-water hour
+and the objects of the bookmark_lookback_hours before it, and the run lists only the hour folders
+from there on (clickstream.bookmarks.HourWindow): listing costs what is new, not the history.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from clickstream.bookmarks import HourWindow
 from clickstream.pipeline.context import JobContext
-from clickstream.raw_objects import RawObject, list_raw_objects
+from clickstream.raw_objects import (
+    RawObject,
+    find_raw_objects,
+    hour_of,
+    list_raw_objects,
+    qualified_root,
+)
 
 SOURCE = "raw_clickstream"
 
 
 @dataclass(frozen=True)
 class RawSelection:
-    """The raw objects to curate now, every raw object by path, and the bookmark commit."""
+    """The raw objects to curate now, the objects listed by path, and the bookmark commit."""
 
     chosen: list[RawObject]
     objects: dict[str, RawObject]
     commit: Callable[[], bool]
+    find: Callable[[list[str]], dict[str, RawObject]]
 
     @property
     def available(self) -> int:
@@ -26,9 +39,25 @@ class RawSelection:
 
 def select_raw_objects(ctx: JobContext, job: str) -> RawSelection:
     """The new or changed raw objects (fingerprint: size and modification time), by path."""
-    objects = {o.path: o for o in list_raw_objects(ctx.spark, ctx.settings.path("raw/clickstream"))}
-    selection = ctx.select(
-        job, SOURCE, {p: f"{o.size}:{o.modified_ms}" for p, o in objects.items()}
-    )
-    chosen = [objects[p] for p in selection.chosen if p in objects]
-    return RawSelection(chosen, objects, selection.commit)
+    spark, raw = ctx.spark, ctx.settings.path("raw/clickstream")
+    root = qualified_root(spark, raw)
+    listed: dict[str, RawObject] = {}
+
+    def listing(from_hour: str | None) -> dict[str, str]:
+        listed.update({o.path: o for o in list_raw_objects(spark, raw, from_hour=from_hour)})
+        return {p: f"{o.size}:{o.modified_ms}" for p, o in listed.items()}
+
+    def hour(path: str) -> str | None:
+        return hour_of(path[len(root) + 1 :]) if path.startswith(f"{root}/") else None
+
+    window = HourWindow(listing, hour, ctx.settings.bookmark_lookback_hours)
+    selection = ctx.select(job, SOURCE, window)
+    chosen = [listed[p] for p in selection.chosen if p in listed]
+
+    def find(paths: list[str]) -> dict[str, RawObject]:
+        """The objects among paths that exist, listed now when outside this run's window."""
+        found = {p: listed[p] for p in paths if p in listed}
+        rest = [p for p in paths if p not in listed]
+        return {**found, **(find_raw_objects(spark, raw, rest) if rest else {})}
+
+    return RawSelection(chosen, listed, selection.commit, find)
