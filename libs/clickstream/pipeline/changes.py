@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import reduce
@@ -115,9 +115,20 @@ def mark_ready(lake: str, change_id: str) -> None:
 
 
 def list_change_sets(
-    spark: SparkSession, lake: str, *, ready_only: bool = True
+    spark: SparkSession,
+    lake: str,
+    *,
+    ready_only: bool = True,
+    unready_only: bool = False,
+    ids: Collection[str] | None = None,
 ) -> dict[str, ChangeSet]:
-    """The complete change sets under the lake, by id: ready ones only unless ready_only=False."""
+    """The complete change sets under the lake, by id: ready ones only unless ready_only=False,
+    unready ones only with unready_only=True, those named in ids only when given.
+
+    One listing of the change sets' keys; a manifest is read only for a set that is wanted
+    (a set with a ready mark is known ready, and unready_only skips it unread), so a run costs
+    the sets it consumes, not every set ever published.
+    """
     store = store_for(lake)
     keys = store.list(CHANGES)
     marked = {k.split("/")[-2] for k in keys if k.endswith("/ready")}
@@ -126,6 +137,8 @@ def list_change_sets(
         if not key.endswith("/manifest.json"):
             continue
         name = key.split("/")[-2]
+        if (ids is not None and name not in ids) or (unready_only and name in marked):
+            continue
         text = store.read(key)
         if text is None:
             continue
@@ -137,7 +150,7 @@ def list_change_sets(
                 f"then delete {changes_root(lake)}/{name}"
             )
         ready = name in marked or doc["format"] in READY_FORMATS
-        if ready or not ready_only:
+        if (ready or not ready_only) and not (ready and unready_only):
             found[name] = ChangeSet(
                 name,
                 tuple(doc["dts"]),
@@ -146,6 +159,17 @@ def list_change_sets(
                 tuple(doc.get("sources", ())),
             )
     return found
+
+
+def ready_change_ids(lake: str) -> list[str]:
+    """Ids of the ready change sets, from one listing (manifests read only for sets without a
+    ready mark, which may be ready sets of the format before marks)."""
+    store = store_for(lake)
+    keys = store.list(CHANGES)
+    manifests = {k.split("/")[-2] for k in keys if k.endswith("/manifest.json")}
+    marked = {k.split("/")[-2] for k in keys if k.endswith("/ready")} & manifests
+    unmarked = list_change_sets(None, lake, ids=manifests - marked)  # type: ignore[arg-type]
+    return sorted(marked | set(unmarked))
 
 
 def read_ranges(spark: SparkSession, lake: str, change_sets: list[ChangeSet]) -> DataFrame:

@@ -31,7 +31,8 @@ class Scope:
 def scope_for(ctx: JobContext, job: str) -> Scope:
     """Unconsumed change sets (bookmark enable/pause), or all events (disable)."""
     spark, settings = ctx.spark, ctx.settings
-    available = changes.list_change_sets(spark, settings.lake)
+    # Manifests are read for the chosen sets only: a run costs what it consumes.
+    available = changes.ready_change_ids(settings.lake)
     selection = ctx.select(job, "change_sets", {cid: "1" for cid in available})
     chosen = selection.chosen
     if settings.bookmark_option == DISABLE:
@@ -40,7 +41,8 @@ def scope_for(ctx: JobContext, job: str) -> Scope:
     if not chosen:
         ctx.echo("  no new change sets")
         return Scope(selection, [], None)
-    sets = [available[cid] for cid in chosen]
+    found = changes.list_change_sets(spark, settings.lake, ids=set(chosen))
+    sets = [found[cid] for cid in chosen]
     dts = sorted({dt for cs in sets for dt in cs.dts})
     ctx.echo(f"  {len(sets)} change set(s) over {len(dts)} date(s)")
     return Scope(

@@ -114,13 +114,18 @@ def within(
 def inside(
     events: DataFrame, ranges: DataFrame, *, margin_s: int = 0, time: str = "event_time"
 ) -> DataFrame:
-    """Rows whose time lies inside a range of their user (widened by margin_s each side)."""
-    return events.join(F.broadcast(ranges), within(events, ranges, margin_s, time), "left_semi")
+    """Rows whose time lies inside a range of their user (widened by margin_s each side).
+
+    The planner picks the join: ranges come from Parquet files whose size it knows, so small
+    ones are broadcast and a large audience's ranges are joined by user_id instead of being
+    collected on the driver.
+    """
+    return events.join(ranges, within(events, ranges, margin_s, time), "left_semi")
 
 
 def outside(events: DataFrame, ranges: DataFrame, *, time: str = "event_time") -> DataFrame:
     """Rows whose time lies outside every range of their user: they stay as stored."""
-    return events.join(F.broadcast(ranges), within(events, ranges, time=time), "left_anti")
+    return events.join(ranges, within(events, ranges, time=time), "left_anti")
 
 
 def range_dates(ranges: DataFrame, timezone: str, lookback_s: int) -> tuple[set[str], set[str]]:

@@ -52,8 +52,10 @@ class Recovery:
 
 def unready_sets(ctx: JobContext) -> list[ChangeSet]:
     """Change sets published by a run that never marked them ready, oldest first."""
-    found = changes.list_change_sets(ctx.spark, ctx.settings.lake, ready_only=False)
-    return [cs for _, cs in sorted(found.items()) if not cs.ready]
+    found = changes.list_change_sets(
+        ctx.spark, ctx.settings.lake, ready_only=False, unready_only=True
+    )
+    return [cs for _, cs in sorted(found.items())]
 
 
 def _stored(ctx: JobContext, dts: list[str]) -> DataFrame:
