@@ -10,7 +10,11 @@ generator are unchanged):
 * ``core``: the scan's read plus dedup and sessionization as the pipeline computes them, written
   by dt, without quarantine, enrichment, catalog, bookkeeping or the other jobs;
 * ``scan_native``: Spark's own JSON reader to dt-partitioned Parquet (it drops records);
-* ``duckdb``: the DuckDB reference doing the same parsing, dedup, sessionization and DAU.
+* ``duckdb``: the DuckDB reference doing the same parsing, dedup, sessionization and DAU;
+* ``history``, ``small_objects``, ``linearity``: the scale scenarios of ``scenarios`` (hourly and
+  idle runs on lakes with history, small objects, the pipeline on twice the events).
+
+The last table holds issue 17's targets, each with its measured value.
 
 Each runs in its own child process (``child``); ``seconds`` is the work alone (no interpreter start
 or imports; SparkSession start is reported apart as ``start``). The modules beside this one:
@@ -20,7 +24,7 @@ per measurement (``pipeline_run``, ``spark_scan`` for scan/core/scan_native, ``d
 the JSON written to ``<out>/latest.json`` and ``<out>/history.jsonl``).
 
 ``python -m clickstream_tools.bench.harness --events N [--keep] [--out .bench] [--only pipeline,scan]
-[--repeat K] [--event-log]``
+[--repeat K] [--event-log] [--history 1008,20016] [--small-objects 100000:20000:800]``
 """
 
 from __future__ import annotations
@@ -39,8 +43,19 @@ from clickstream_tools.bench import MIB
 from clickstream_tools.bench.agreement import agreement, agreement_lines
 from clickstream_tools.bench.child import Measurement, load_average, run_child
 from clickstream_tools.bench.event_log import latest_event_log, stage_lines, stage_report
+from clickstream_tools.bench.history import HourlyShape
 from clickstream_tools.bench.raw_zone import ensure_lake, fresh_lake, warm_cache
 from clickstream_tools.bench.report import MEASUREMENTS, measurement_json, render_table, summary
+from clickstream_tools.bench.scenarios import (
+    pipeline_child,
+    render_scenarios,
+    render_targets,
+    run_history,
+    run_small_objects,
+    targets,
+)
+
+SCENARIOS = ("history", "small_objects", "linearity")
 
 
 def measurement_overrides(user: Sequence[str], event_log_dir: Path | None) -> list[str]:
@@ -78,7 +93,8 @@ def run_bench(args: argparse.Namespace) -> int:
     """Generate (or reuse) the raw zone, run the measurements, print and store the results."""
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    names = [n for n in MEASUREMENTS if n in (args.only.split(",") if args.only else MEASUREMENTS)]
+    only = args.only.split(",") if args.only else [*MEASUREMENTS, *SCENARIOS]
+    names = [n for n in MEASUREMENTS if n in only]
     started = datetime.now(UTC)
     load_start = load_average()
     lake = ensure_lake(out, args.events)
@@ -140,6 +156,10 @@ def run_bench(args: argparse.Namespace) -> int:
     records = int(lake.report["records"])
     table = render_table(records, measurements)
     result = summary(args, lake, measurements, runs, checks, event_logs, started, load_start)
+    scale = run_scenarios(
+        args, out, only, {n: measurements[n].seconds for n in measurements if measurements[n].ok}
+    )
+    result["scenarios"] = scale
     text = json.dumps(result, indent=2, default=str)
     (out / "latest.json").write_text(text, encoding="utf-8")
     with (out / "history.jsonl").open("a", encoding="utf-8") as history:
@@ -151,6 +171,11 @@ def run_bench(args: argparse.Namespace) -> int:
         f"events/s = raw records / seconds"
     )
     print(table)
+    if scale["history"] or scale["small_objects"]:
+        print()
+        print(render_scenarios(scale["history"], scale["small_objects"]))
+    print()
+    print(render_targets(scale["targets"]))
     print(agreement_lines(checks))
     for key, report in event_logs.items():
         print(stage_lines(key, report))
@@ -158,6 +183,35 @@ def run_bench(args: argparse.Namespace) -> int:
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if all(m.ok for m in measurements.values()) else 1
+
+
+def run_scenarios(
+    args: argparse.Namespace, out: Path, only: list[str], measured: dict[str, float | None]
+) -> dict[str, Any]:
+    """The scale scenarios asked for, and the targets table's rows from everything this run
+    measured (a target whose measurements were left out shows -)."""
+    hist = small = None
+    double: float | None = None
+    if "history" in only and args.history:
+        sizes = [int(n) for n in args.history.split(",")]
+        hist = run_history(out, sizes, HourlyShape(), args.overrides)
+    if "small_objects" in only and args.small_objects:
+        events, *counts = (int(n) for n in args.small_objects.split(":"))
+        small = run_small_objects(out, events, counts, args.overrides)
+    if "linearity" in only:
+        big = ensure_lake(out, args.events * 2)
+        scratch = out / "work" / "linearity" / "lake"
+        fresh_lake(big.root, scratch)
+        print(f"[pipeline at {args.events * 2:,} events] running ...", flush=True)
+        m = pipeline_child("linearity", scratch, out / "work" / "linearity", args.overrides)
+        double = m.seconds if m.ok else None
+        print(f"  {double:.1f}s" if double is not None else f"  FAILED ({m.error})")
+    return {
+        "history": hist,
+        "small_objects": small,
+        "linearity_seconds": double,
+        "targets": targets(measured, hist, small, double),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,6 +225,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--event-log", action="store_true", help="Spark event logs; print the longest stages"
     )
+    parser.add_argument(
+        "--history",
+        default="1008,20016",
+        help="history scenario: lake sizes in objects (24 objects of 5 events an hour)",
+    )
+    parser.add_argument(
+        "--small-objects",
+        default="100000:20000:800",
+        help="small objects scenario: EVENTS:OBJECTS:OBJECTS (the same events in each count)",
+    )
     add_set_arg(
         parser,
         help="config override for the Spark measurements, e.g. spark_conf.spark.driver.memory=4g",
@@ -178,8 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.events < 1 or args.repeat < 1:
         parser.error("--events and --repeat must be at least 1")
-    if args.only and not set(args.only.split(",")) <= set(MEASUREMENTS):
-        parser.error(f"--only: choose from {','.join(MEASUREMENTS)}")
+    choices = (*MEASUREMENTS, *SCENARIOS)
+    if args.only and not set(args.only.split(",")) <= set(choices):
+        parser.error(f"--only: choose from {','.join(choices)}")
     try:  # a bad --set fails here, before the raw zone is generated
         load_settings("local", args.overrides)
     except ConfigError as error:
