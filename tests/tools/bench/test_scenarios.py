@@ -56,7 +56,7 @@ def test_a_split_lake_holds_the_same_events_in_the_given_number_of_objects(tmp_p
 def test_targets_compare_the_runs_the_issue_names() -> None:
     # GIVEN measured runs of two history sizes, a split lake and the main measurements
     def run(seconds: float) -> dict[str, object]:
-        return {"seconds": seconds}
+        return {"seconds": seconds, "process_seconds": seconds + 10}
 
     hist = {
         "sizes": {
@@ -74,6 +74,7 @@ def test_targets_compare_the_runs_the_issue_names() -> None:
     assert values["idle run, 20,016 / 1,008 objects"] == 1.17
     assert values["hourly run, 20,016 / 1,008 objects"] == 2.0
     assert values["hourly / idle run, 20,016 objects"] == 3.43
+    assert [v for label, v, _ in rows if label.startswith("  the same")] == [1.38, 2.0]
     assert values["100,000 events in 20,000 / 800 objects"] == 2.5
     assert values["pipeline / scan"] == 1.8 and values["pipeline / DuckDB"] == 2.5
     assert values["pipeline at 2x events / pipeline"] == 2.0
