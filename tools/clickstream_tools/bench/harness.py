@@ -170,7 +170,8 @@ def run_bench(args: argparse.Namespace) -> int:
         f"load average {load_start[0]:.2f} at start, {load_average()[0]:.2f} at end; "
         f"events/s = raw records / seconds"
     )
-    print(table)
+    if measurements:
+        print(table)
     if scale["history"] or scale["small_objects"]:
         print()
         print(render_scenarios(scale["history"], scale["small_objects"]))
