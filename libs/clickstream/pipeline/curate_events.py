@@ -68,7 +68,7 @@ def run(ctx: JobContext) -> JobOutcome:
     rebuilt = QuarantineWrite(0, [], [])
     torn_quarantine = interrupted_dates(ctx)
     if torn_quarantine:
-        rebuilt = rebuild_dates(ctx, torn_quarantine, selection.objects)
+        rebuilt = rebuild_dates(ctx, torn_quarantine, selection.arrived_on(torn_quarantine))
     if not selection.chosen and not unready:
         return JobOutcome(metrics=_zero_metrics(), commit=selection.commit)
 

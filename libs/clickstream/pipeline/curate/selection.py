@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from clickstream.bookmarks import HourWindow
 from clickstream.pipeline.context import JobContext
@@ -31,6 +32,7 @@ class RawSelection:
     objects: dict[str, RawObject]
     commit: Callable[[], bool]
     find: Callable[[list[str]], dict[str, RawObject]]
+    arrived_on: Callable[[list[str]], dict[str, RawObject]]
 
     @property
     def available(self) -> int:
@@ -60,4 +62,12 @@ def select_raw_objects(ctx: JobContext, job: str) -> RawSelection:
         rest = [p for p in paths if p not in listed]
         return {**found, **(find_raw_objects(spark, raw, rest) if rest else {})}
 
-    return RawSelection(chosen, listed, selection.commit, find)
+    def arrived_on(dts: list[str]) -> dict[str, RawObject]:
+        """Every object that may have arrived on the dates (YYYY-MM-DD, UTC), window or not: the
+        hour folders from the day before the first date on (an object's folder is the hour its
+        first record arrived, at or before the time in its name)."""
+        first = date.fromisoformat(min(dts)) - timedelta(days=1)
+        found = list_raw_objects(spark, raw, from_hour=f"{first:%Y/%m/%d}/00")
+        return {**listed, **{o.path: o for o in found}}
+
+    return RawSelection(chosen, listed, selection.commit, find, arrived_on)
