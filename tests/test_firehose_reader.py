@@ -20,6 +20,7 @@ from clickstream.firehose_reader import (
     VALID_COLUMNS,
     _vector_event_time,
     event_time_micros,
+    misfit_counts,
     read_firehose,
     split_records,
     split_valid,
@@ -64,14 +65,16 @@ def valid(
     event_time: datetime = T10,
     title_id: str | None = None,
     ingested_at: datetime = ARRIVED,
+    properties: str | None = None,
 ) -> Row:
-    """The parsed row of a valid event."""
-    return (record, source, ingested_at, event_id, user_id, event_type, event_time, title_id, None)
+    """The parsed row of a valid event (no promoted fields, so no misfits)."""
+    fields = (event_id, user_id, event_type, event_time, title_id, properties)
+    return (record, source, ingested_at, *fields, 0, None)
 
 
 def rejected(record: str | None, source: str, reason: str, ingested_at: datetime = ARRIVED) -> Row:
     """The parsed row of a rejected record: text, origin and reason, no event fields."""
-    return (record, source, ingested_at, None, None, None, None, None, reason)
+    return (record, source, ingested_at, None, None, None, None, None, None, 0, reason)
 
 
 def frame(make_frame: MakeFrame, rows: list[Row], schema: StructType = PARSED_SCHEMA) -> DataFrame:
@@ -459,24 +462,140 @@ def test_each_accepted_event_time_form_is_stored_as_the_utc_instant(
     assert_frames_equal(read(spark, tmp_path), frame(make_frame, expected))
 
 
-def test_unknown_fields_are_ignored_and_title_id_may_be_missing_or_null(
+def test_extra_fields_are_kept_in_properties_and_title_id_may_be_missing_or_null(
     spark: SparkSession,
     make_frame: MakeFrame,
     tmp_path: Path,
     assert_frames_equal: AssertFrames,
 ) -> None:
-    # GIVEN events with extra fields (nested, Korean, numbers) and with or without title_id
-    with_extras = event("e1", title_id="t1", query="오징어 게임", context={"row": 3}, n=1.5)
+    # GIVEN events with extra fields (Korean, numbers) and with or without title_id
+    with_extras = event("e1", title_id="t1", query="오징어 게임", n=1.5, flag=False, none=None)
     null_title = event("e2", title_id=None)
     source = write(tmp_path, f"{with_extras}\n{null_title}\n{event('e3')}")
 
-    # WHEN / THEN all are valid; extras are only kept inside the raw record
+    # WHEN / THEN all are valid; the extras (a null one too) are the properties, none gives null
+    extras = '{"query":"오징어 게임","n":1.5,"flag":false,"none":null}'
     expected = [
-        valid(with_extras, source, "e1", title_id="t1"),
+        valid(with_extras, source, "e1", title_id="t1", properties=extras),
         valid(null_title, source, "e2"),
         valid(event("e3"), source, "e3"),
     ]
     assert_frames_equal(read(spark, tmp_path), frame(make_frame, expected))
+
+
+def test_nested_properties_keep_their_keys_values_and_nesting(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # GIVEN an event with nested objects, arrays, unicode keys, big and negative numbers
+    nested = {
+        "context": {"page": {"name": "home", "row": [1, {"deep": [None, True, -0.5]}]}},
+        "화면": "홈",
+        "big": 12345678901234567890,
+        "empty": {},
+        "list": [],
+    }
+    source_text = event("e1", **nested)
+    write(tmp_path, source_text)
+
+    # WHEN read
+    row = read(spark, tmp_path).first()
+
+    # THEN properties parses to exactly the fields beyond the contract, nested as they came
+    assert row is not None
+    assert json.loads(row["properties"]) == nested
+    assert list(json.loads(row["properties"])) == list(nested)
+
+
+def test_promoted_fields_take_their_type_and_leave_properties(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # GIVEN promoted fields of every type, each given a value that fits
+    promoted = {"app": "string", "n": "long", "d": "double", "ok": "boolean", "at": "timestamp"}
+    records = [
+        event("e1", app="1.2", n=7, d=2.5, ok=True, at="2026-03-01T19:00:00+09:00", x=1),
+        event("e2", app=3, n="-42", d="1e3", ok=False, at=1772359200000),
+        event("e3", app=True, n=5.0, d=4, at="2026-03-01T10:00:00.5Z"),
+        event("e4", app=1.5, n="1e2", d="-0.25", app_only=None),
+        event("e5", n=None),
+    ]
+    write(tmp_path, "\n".join(records))
+
+    # WHEN read with the promoted fields
+    parsed = read_firehose(spark, list_raw_objects(spark, str(tmp_path)), promoted)
+    rows = {r["event_id"]: r for r in parsed.collect()}
+
+    # THEN each fits its type (numbers and booleans as JSON text for string) ...
+    ten = datetime(2026, 3, 1, 10, 0)  # collected as naive UTC (the session time zone)
+    assert [tuple(rows[e][f] for f in promoted) for e in ("e1", "e2", "e3", "e4", "e5")] == [
+        ("1.2", 7, 2.5, True, ten),
+        ("3", -42, 1000.0, False, ten),
+        ("true", 5, 4.0, None, ten + timedelta(milliseconds=500)),
+        ("1.5", 100, -0.25, None, None),
+        (None, None, None, None, None),
+    ]
+    # ... none stays in properties, and missing or null counts as no misfit
+    assert [rows[e]["properties"] for e in ("e1", "e2", "e3", "e4", "e5")] == [
+        '{"x":1}',
+        None,
+        None,
+        '{"app_only":null}',
+        None,
+    ]
+    assert {r["misfits"] for r in rows.values()} == {0}
+    assert parsed.columns[-8:] == ["properties", *promoted, "misfits", "reason"]
+
+
+def test_a_type_mismatch_is_null_in_its_column_and_kept_verbatim_in_properties(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # GIVEN promoted fields and values that do not fit them
+    promoted = {"app": "string", "n": "long", "d": "double", "ok": "boolean", "at": "timestamp"}
+    misfits = [
+        {"app": {"v": 1}, "n": 1.5, "d": "abc", "ok": "true", "at": "yesterday"},
+        {"app": [1], "n": 2**63, "d": True, "ok": 1, "at": "2026-02-30T01:00:00Z"},
+        {"n": "12 ", "d": "NaN"},
+        {"n": True, "d": " 1"},
+    ]
+    write(tmp_path, "\n".join(event(f"e{i}", **m) for i, m in enumerate(misfits)))
+
+    # WHEN read with the promoted fields
+    parsed = read_firehose(spark, list_raw_objects(spark, str(tmp_path)), promoted)
+    rows = sorted(parsed.collect(), key=lambda r: r["event_id"])
+
+    # THEN the event is valid, every promoted column is null, the values stay as they came ...
+    assert [r["reason"] for r in rows] == [None] * 4
+    assert all(r[f] is None for r in rows for f in promoted)
+    assert [json.loads(r["properties"]) for r in rows] == misfits
+    # ... and each misfit sets its field's bit (bit i = the i-th promoted field)
+    counts = parsed.agg(*misfit_counts(promoted)).first()
+    assert counts is not None
+    assert counts.asDict() == {
+        "misfit_app": 2,
+        "misfit_n": 4,
+        "misfit_d": 4,
+        "misfit_ok": 2,
+        "misfit_at": 2,
+    }
+
+
+def test_a_rejected_record_has_no_properties_promoted_values_or_misfits(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # GIVEN a record without user_id that has extra and promoted (misfit) fields
+    write(tmp_path, json.dumps({"event_id": "e1", "event_type": "v", "n": "x", "x": 1}))
+
+    # WHEN read with a promoted field
+    parsed = read_firehose(spark, list_raw_objects(spark, str(tmp_path)), {"n": "long"})
+
+    # THEN it is rejected and carries only its text, origin and reason
+    row = parsed.first()
+    assert row is not None
+    assert (row["reason"], row["properties"], row["n"], row["misfits"]) == (
+        "missing_user_id",
+        None,
+        None,
+        0,
+    )
 
 
 def test_ingested_at_comes_from_the_name_else_from_the_modification_time(
@@ -515,7 +634,7 @@ def test_split_valid_separates_events_from_rejected_records(
 
     # THEN events keep their fields plus arrival and origin; rejections keep text and reason
     expected_good = frame(
-        make_frame, [("e1", "u1", "view", T10, "t1", ARRIVED, source)], good.schema
+        make_frame, [("e1", "u1", "view", T10, "t1", ARRIVED, source, None)], good.schema
     )
     assert good.columns == list(VALID_COLUMNS)
     assert_frames_equal(good, expected_good)

@@ -15,8 +15,16 @@ Spark's JSON reader keeps only the first value of a line, so objects are read wh
   content an unparseable line is exactly one rejected record;
 * an object whose gzip stream cannot be decompressed is one rejected record (``record`` null).
 
-Per record, Python only scans the JSON value; field checks and event_time parsing are vectorised
-over Arrow arrays and NumPy.
+Per record, Python only scans the JSON value and writes `properties` (the fields beyond the
+contract and the promoted ones, re-serialized as JSON); field checks, event_time parsing and the
+promoted fields' typing are vectorised over Arrow arrays and NumPy where the types allow.
+
+Promoted fields (config promoted_fields, name -> type) become typed columns. What fits:
+``string`` a JSON string, or a number or boolean as its JSON text; ``long`` a JSON number with an
+integral value in 64 bits, or a string holding one; ``double`` any finite JSON number, or a string
+holding one; ``boolean`` JSON true or false; ``timestamp`` what event_time accepts. Missing or
+null gives null. A value that does not fit gives null, stays in ``properties`` as it was, and
+sets the field's bit in ``misfits`` (bit i = the i-th promoted field); it never rejects a record.
 """
 
 from __future__ import annotations
@@ -24,10 +32,12 @@ from __future__ import annotations
 import gc
 import gzip
 import json
+import math
 import re
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 from itertools import repeat
 from typing import Any
 
@@ -36,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType, TimestampType
+from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
 
 from clickstream.raw_objects import RawObject, ingested_at_ms, name_timestamp_ms
 from clickstream.reasons import (
@@ -50,27 +60,52 @@ from clickstream.reasons import (
     REASONS,
     UNREADABLE_OBJECT,
 )
+from clickstream.tables import PROMOTED_TYPES
 
 EVENT_COLUMNS = ("event_id", "user_id", "event_type", "event_time", "title_id")
-PARSED_SCHEMA = StructType(
-    [
-        StructField("record", StringType(), True),
-        StructField("source_file", StringType(), False),
-        StructField("ingested_at", TimestampType(), False),
-        StructField("event_id", StringType(), True),
-        StructField("user_id", StringType(), True),
-        StructField("event_type", StringType(), True),
-        StructField("event_time", TimestampType(), True),
-        StructField("title_id", StringType(), True),
-        StructField("reason", StringType(), True),
-    ]
-)
-VALID_COLUMNS = (*EVENT_COLUMNS, "ingested_at", "source_file")
+# Columns of the parsed frame that are not event fields: the raw text, the rule broken, misfits.
+RECORD_ONLY_COLUMNS = ("record", "reason", "misfits")
+# Columns of a valid event without promoted fields (split_valid appends those).
+VALID_COLUMNS = (*EVENT_COLUMNS, "ingested_at", "source_file", "properties")
 REJECTED_COLUMNS = ("record", "reason", "source_file", "ingested_at")
 
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
-_ARROW_SCHEMA = pa.schema(
-    [
+_ARROW_TYPES = {
+    "string": pa.string(),
+    "long": pa.int64(),
+    "double": pa.float64(),
+    "boolean": pa.bool_(),
+    "timestamp": _TIMESTAMP,
+}
+
+
+def parsed_schema(promoted: Mapping[str, str] | None = None) -> StructType:
+    """Columns of read_firehose: record, origin, contract fields, properties, promoted, misfits,
+    reason."""
+    return StructType(
+        [
+            StructField("record", StringType(), True),
+            StructField("source_file", StringType(), False),
+            StructField("ingested_at", TimestampType(), False),
+            StructField("event_id", StringType(), True),
+            StructField("user_id", StringType(), True),
+            StructField("event_type", StringType(), True),
+            StructField("event_time", TimestampType(), True),
+            StructField("title_id", StringType(), True),
+            StructField("properties", StringType(), True),
+            *(StructField(n, PROMOTED_TYPES[t], True) for n, t in (promoted or {}).items()),
+            StructField("misfits", LongType(), False),
+            StructField("reason", StringType(), True),
+        ]
+    )
+
+
+PARSED_SCHEMA = parsed_schema()
+
+
+def _arrow_schema(promoted: Mapping[str, str]) -> pa.Schema:
+    """The Arrow schema of parsed_schema(promoted)."""
+    fixed = [
         ("record", pa.string()),
         ("source_file", pa.string()),
         ("ingested_at", _TIMESTAMP),
@@ -79,9 +114,12 @@ _ARROW_SCHEMA = pa.schema(
         ("event_type", pa.string()),
         ("event_time", _TIMESTAMP),
         ("title_id", pa.string()),
-        ("reason", pa.string()),
+        ("properties", pa.string()),
     ]
-)
+    typed = [(name, _ARROW_TYPES[kind]) for name, kind in promoted.items()]
+    return pa.schema([*fixed, *typed, ("misfits", pa.int64()), ("reason", pa.string())])
+
+
 # Reason code 0 is a valid record; code i + 1 is REASONS[i].
 _REASON_BY_CODE = pa.array([None, *REASONS], pa.string())
 _CODE = {reason: code for code, reason in enumerate(REASONS, start=1)}
@@ -109,6 +147,30 @@ _SELF_CLOSING = frozenset('}]"')
 _MAY_FOLLOW = frozenset(" \t\n\r{[")
 _EMPTY: dict[str, Any] = {}
 _GZIP_MAGIC = b"\x1f\x8b"
+# properties: compact JSON, non-ASCII text kept as is, NaN/Infinity (which the scanner accepts)
+# written back as they came. The C encoder is built once: JSONEncoder.encode builds it per call,
+# which doubles the cost of a small object.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+
+
+def _unserializable(value: object) -> object:
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+def _make_encoder() -> Callable[[object], str]:
+    """The compact JSON encoder of parsed values (dicts, lists, str, int, float, bool, None)."""
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    c_string = getattr(json.encoder, "c_encode_basestring", None)
+    if c_make_encoder is None or c_string is None:
+        return _ENCODE
+    chunks = c_make_encoder(None, _unserializable, c_string, None, ":", ",", False, False, True)
+    join = "".join
+    return lambda value: join(chunks(value, 0))
+
+
+_ENCODE_FAST = _make_encoder()
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 _FLUSH_RECORDS = 65_536
 _LISTING_THRESHOLD = "spark.sql.sources.parallelPartitionDiscovery.threshold"
 
@@ -270,12 +332,115 @@ def _field_strings(dicts: list[dict[str, Any]], key: str, raw: list[Any] | None 
         return _string_array([v if type(v) is str else None for v in raw])
 
 
+def _number_text(value: object) -> str | None:
+    """A JSON number's text (JSON booleans as true/false), None for anything else."""
+    kind = type(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
+        return _ENCODE(value)
+    return None
+
+
+def _string_long(text: str) -> int | None:
+    """The integer a string holds as a JSON number with an integral value, else None."""
+    if not _JSON_NUMBER.fullmatch(text):
+        return None
+    try:
+        number = Decimal(text)
+        if number != number.to_integral_value():
+            return None
+        return int(number)
+    except (InvalidOperation, OverflowError, ValueError):
+        return None
+
+
+def _as_long(value: object) -> int | None:
+    """long: a JSON number with an integral value in 64 bits, or a string holding one."""
+    kind = type(value)
+    if kind is int:
+        number: int | None = value  # type: ignore[assignment]
+    elif kind is float:
+        number = int(value) if math.isfinite(value) and value.is_integer() else None  # type: ignore
+    elif kind is str:
+        number = _string_long(value)  # type: ignore[arg-type]
+    else:
+        return None
+    return number if number is not None and _LONG_MIN <= number <= _LONG_MAX else None
+
+
+def _as_double(value: object) -> float | None:
+    """double: any finite JSON number, or a string holding one."""
+    kind = type(value)
+    if kind is str:
+        if not _JSON_NUMBER.fullmatch(value):  # type: ignore[arg-type]
+            return None
+    elif kind is not int and kind is not float:
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _promoted_column(raw: list[Any], kind: str) -> tuple[pa.Array, np.ndarray]:
+    """The typed column of one promoted field, and where a present value did not fit."""
+    if kind == "timestamp":
+        micros, fits = _vector_event_time(raw)
+        column = pa.array(micros, _TIMESTAMP, mask=~fits)
+    else:
+        if kind == "string":
+            values = [v if type(v) is str else _number_text(v) for v in raw]
+            column = _string_array(values)
+        elif kind == "boolean":
+            values = [v if type(v) is bool else None for v in raw]
+            column = pa.array(values, pa.bool_())
+        elif kind == "long":
+            values = [_as_long(v) for v in raw]
+            column = pa.array(values, pa.int64())
+        else:
+            values = [_as_double(v) for v in raw]
+            column = pa.array(values, pa.float64())
+        fits = column.is_valid().to_numpy(zero_copy_only=False)
+    present = np.fromiter((v is not None for v in raw), dtype=bool, count=len(raw))
+    return column, present & ~fits
+
+
+def _extra_fields(
+    dicts: list[dict[str, Any]], promoted: Mapping[str, str]
+) -> tuple[pa.Array, list[pa.Array], np.ndarray]:
+    """(properties, the promoted columns, misfit bits) of the records."""
+    names = list(promoted)
+    columns: list[pa.Array] = []
+    misfits = np.zeros(len(dicts), dtype=np.int64)
+    for bit, name in enumerate(names):
+        column, misfit = _promoted_column(list(map(dict.get, dicts, repeat(name))), promoted[name])
+        columns.append(column)
+        misfits |= misfit.astype(np.int64) << bit
+    leave = frozenset((*EVENT_COLUMNS, *names))
+    encode = _ENCODE_FAST
+    texts: list[str | None] = []
+    add = texts.append
+    for d in dicts:
+        rest = {k: v for k, v in d.items() if k not in leave}
+        add(encode(rest) if rest else None)
+    # A promoted value that does not fit stays in properties as it came (rare: by index).
+    for i in np.flatnonzero(misfits):
+        kept = {names[b] for b in range(len(names)) if misfits[i] >> b & 1}
+        d = dicts[i]
+        texts[i] = encode({k: v for k, v in d.items() if k not in leave or k in kept})
+    return _string_array(texts), columns, misfits
+
+
 def _to_batch(
     records: list[str | None],
     values: list[Any],
     sources: list[str],
     ingested_us: list[int],
     counts: list[int],
+    promoted: Mapping[str, str],
+    schema: pa.Schema,
 ) -> pa.RecordBatch:
     """Validate the parsed values column-wise and build the output Arrow batch."""
     n = len(values)
@@ -292,6 +457,7 @@ def _to_batch(
     raw_title = list(map(dict.get, dicts, repeat("title_id")))
     title_id = _field_strings(dicts, "title_id", raw_title)
     event_micros, time_ok = _vector_event_time(list(map(dict.get, dicts, repeat("event_time"))))
+    properties, typed, misfits = _extra_fields(dicts, promoted)
 
     code = np.zeros(n, dtype=np.int8)
     # Assign from the last rule to the first, so the first rule a record breaks wins.
@@ -319,39 +485,44 @@ def _to_batch(
     owner = np.repeat(np.arange(len(counts)), counts)
     rejected = code != 0
     fields = [event_id, user_id, event_type, pa.array(event_micros, _TIMESTAMP, mask=~time_ok)]
-    fields.append(title_id)
+    fields += [title_id, properties, *typed]
     if rejected.any():
         # A rejected record carries no event fields: only its text, origin and reason.
         keep = pa.array(~rejected)
         fields = [pc.if_else(keep, f, pa.scalar(None, f.type)) for f in fields]
+        misfits = np.where(rejected, 0, misfits)
     columns = [
         _string_array(records),
         pa.array(sources, pa.string()).take(owner),
         pa.array(np.asarray(ingested_us, dtype=np.int64)[owner], _TIMESTAMP),
         *fields,
+        pa.array(misfits, pa.int64()),
         _REASON_BY_CODE.take(pa.array(code)),
     ]
-    return pa.RecordBatch.from_arrays(columns, schema=_ARROW_SCHEMA)
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 def parse_objects(
-    batches: Iterator[pa.RecordBatch], modified_ms: Mapping[str, int] | None = None
+    batches: Iterator[pa.RecordBatch],
+    modified_ms: Mapping[str, int] | None = None,
+    promoted: Mapping[str, str] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """binaryFile batches (path, modificationTime, content) to batches of parsed records."""
     # Parsed records hold no reference cycles; the cyclic GC would only rescan them (~30% time).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        yield from _parse_objects(batches, modified_ms or {})
+        yield from _parse_objects(batches, modified_ms or {}, dict(promoted or {}))
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
 def _parse_objects(
-    batches: Iterator[pa.RecordBatch], modified_ms: Mapping[str, int]
+    batches: Iterator[pa.RecordBatch], modified_ms: Mapping[str, int], promoted: dict[str, str]
 ) -> Iterator[pa.RecordBatch]:
     """Split every object of every batch; emit a batch each ~64k records (objects stay whole)."""
+    schema = _arrow_schema(promoted)
     records: list[str | None] = []
     values: list[Any] = []
     sources: list[str] = []
@@ -376,10 +547,10 @@ def _parse_objects(
             ingested.append(ingested_at_ms(path, mtime_ms) * 1000)
             counts.append(len(records) - before)
             if len(records) >= _FLUSH_RECORDS:
-                yield _to_batch(records, values, sources, ingested, counts)
+                yield _to_batch(records, values, sources, ingested, counts, promoted, schema)
                 records, values, sources, ingested, counts = [], [], [], [], []
     if records:
-        yield _to_batch(records, values, sources, ingested, counts)
+        yield _to_batch(records, values, sources, ingested, counts, promoted, schema)
 
 
 def _glob_escape(path: str) -> str:
@@ -403,19 +574,28 @@ def _load_binary(spark: SparkSession, paths: list[str]) -> DataFrame:
         spark.conf.set(_LISTING_THRESHOLD, previous)
 
 
-def read_firehose(spark: SparkSession, objects: Sequence[RawObject]) -> DataFrame:
-    """One row per record of the given raw objects: raw text, source, arrival, fields, reason."""
+def read_firehose(
+    spark: SparkSession,
+    objects: Sequence[RawObject],
+    promoted: Mapping[str, str] | None = None,
+) -> DataFrame:
+    """One row per record of the given raw objects: raw text, source, arrival, fields, reason.
+
+    promoted (field name -> type) adds the typed columns; see the module docstring.
+    """
+    promoted = dict(promoted or {})
+    schema = parsed_schema(promoted)
     by_path = {obj.path: obj for obj in objects}
     if not by_path:
-        return spark.createDataFrame(spark.sparkContext.emptyRDD(), PARSED_SCHEMA)
+        return spark.createDataFrame(spark.sparkContext.emptyRDD(), schema)
     # Objects named without a timestamp fall back to the listed modification time.
     modified = {p: o.modified_ms for p, o in by_path.items() if name_timestamp_ms(p) is None}
     raw = _load_binary(spark, list(by_path)).select("path", "modificationTime", "content")
 
     def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        return parse_objects(batches, modified)
+        return parse_objects(batches, modified, promoted)
 
-    return raw.mapInArrow(parse, PARSED_SCHEMA)
+    return raw.mapInArrow(parse, schema)
 
 
 def _is_valid() -> Column:
@@ -423,8 +603,22 @@ def _is_valid() -> Column:
     return F.col("reason").isNull()
 
 
+def event_columns(parsed: DataFrame) -> list[str]:
+    """The event fields of a parsed frame, ingested_at and source_file (not record or reason)."""
+    first = list(VALID_COLUMNS)
+    return first + [c for c in parsed.columns if c not in (*first, *RECORD_ONLY_COLUMNS)]
+
+
+def misfit_counts(promoted: Mapping[str, str]) -> list[Column]:
+    """Aggregations over a parsed frame: per promoted field, the values that did not fit."""
+    return [
+        F.sum(F.shiftright("misfits", bit).bitwiseAND(1)).alias(f"misfit_{name}")
+        for bit, name in enumerate(promoted)
+    ]
+
+
 def split_valid(parsed: DataFrame) -> tuple[DataFrame, DataFrame]:
     """(valid events with ingested_at and source_file, rejected records with their reason)."""
-    valid = parsed.where(_is_valid()).select(*VALID_COLUMNS)
+    valid = parsed.where(_is_valid()).select(*event_columns(parsed))
     rejected = parsed.where(~_is_valid()).select(*REJECTED_COLUMNS)
     return valid, rejected

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from pyspark.sql.types import (
+    BooleanType,
+    DataType,
     DoubleType,
     LongType,
     StringType,
@@ -52,6 +55,24 @@ EVENTS = Table(
     ),
     description="Deduplicated, enriched, sessionized clickstream events; dt = date of event_time",
 )
+
+# Types a promoted field may have (config promoted_fields: name -> type).
+PROMOTED_TYPES: dict[str, DataType] = {
+    "string": StringType(),
+    "long": LongType(),
+    "double": DoubleType(),
+    "boolean": BooleanType(),
+    "timestamp": TimestampType(),
+}
+
+
+def events_table(promoted: Mapping[str, str] | None = None) -> Table:
+    """EVENTS with one nullable typed column per promoted field appended, in config order."""
+    if not promoted:
+        return EVENTS
+    fields = [StructField(name, PROMOTED_TYPES[kind], True) for name, kind in promoted.items()]
+    return replace(EVENTS, schema=StructType([*EVENTS.schema.fields, *fields]))
+
 
 SESSIONS = Table(
     "sessions",
@@ -133,3 +154,13 @@ CURATED_TABLES = (EVENTS, SESSIONS, DAILY_ACTIVE_USERS, TITLES, TITLES_HISTORY)
 # Tables written as Delta Lake tables with table_format: delta (titles stays Parquet).
 DELTA_CAPABLE = frozenset(t.name for t in (EVENTS, SESSIONS, DAILY_ACTIVE_USERS, QUARANTINE))
 ALL_TABLES = (*CURATED_TABLES, QUARANTINE, QUARANTINE_TITLES)
+
+
+def curated_tables(promoted: Mapping[str, str] | None = None) -> tuple[Table, ...]:
+    """CURATED_TABLES with events carrying the promoted columns."""
+    return tuple(events_table(promoted) if t is EVENTS else t for t in CURATED_TABLES)
+
+
+def all_tables(promoted: Mapping[str, str] | None = None) -> tuple[Table, ...]:
+    """ALL_TABLES with events carrying the promoted columns."""
+    return tuple(events_table(promoted) if t is EVENTS else t for t in ALL_TABLES)
