@@ -35,6 +35,10 @@ def _described(spark: SparkSession, name: str) -> tuple[str, str]:
     return info.get("Location", "").rstrip("/").removeprefix("file:"), info.get("Provider", "")
 
 
+def _columns_of(spark: SparkSession, name: str) -> list[str]:
+    return [f.name for f in spark.table(name).schema.fields]
+
+
 def _partition_spec(dts: Iterable[str], separator: str = " ") -> str:
     """PARTITION (dt='...') clauses: ADD takes them space-separated, DROP comma-separated."""
     specs = (f"PARTITION (`{PARTITION_COLUMN}`='{dt}')" for dt in sorted(set(dts)))
@@ -67,6 +71,9 @@ def register_hive_table(
         wanted = (location.rstrip("/").removeprefix("file:"), table_format)
         if exists and _described(spark, name) != wanted:
             spark.sql(f"DROP TABLE {name}")  # external: the data stays where it is
+            exists = False
+        if exists and not delta and _columns_of(spark, name) != table_schema(table).names:
+            spark.sql(f"DROP TABLE {name}")  # new columns (a promoted field): re-create
             exists = False
         if not exists and delta:
             if not is_delta(spark, location):

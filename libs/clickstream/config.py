@@ -170,6 +170,7 @@ def _validate(values: dict[str, Any]) -> None:
     _validate_titles(values)
     _validate_storage(values)
     _validate_performance(values)
+    _validate_promoted(values)
 
 
 def _validate_titles(values: dict[str, Any]) -> None:
@@ -234,6 +235,33 @@ def _validate_performance(values: dict[str, Any]) -> None:
 
 # The largest bookmark lookback: 1,000 years of hours (reaches any lake's first hour).
 MAX_LOOKBACK_HOURS = 24 * 366 * 1000
+
+# A promoted field's name is its column's name: Glue and Athena know lower-case names only.
+_COLUMN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _validate_promoted(values: dict[str, Any]) -> None:
+    """promoted_fields (issue 15): lower-case names, no clash with an events column, known types."""
+    from clickstream.tables import PROMOTED_TYPES, RESERVED_EVENT_COLUMNS
+
+    promoted = values["promoted_fields"]
+    types = ", ".join(PROMOTED_TYPES)
+    for name, kind in promoted.items():
+        key = f"promoted_fields.{name}"
+        if not _COLUMN_NAME.fullmatch(name):
+            raise ConfigError(
+                f"{key}: {name!r} is not a lower-case column name (a-z, 0-9, _); promote a "
+                "field whose name is one, others stay in properties"
+            )
+        if name in RESERVED_EVENT_COLUMNS:
+            raise ConfigError(
+                f"{key}: clashes with the events column {name!r}; remove it from "
+                "promoted_fields (the field stays in properties)"
+            )
+        if kind not in PROMOTED_TYPES:
+            raise ConfigError(f"{key}={kind!r}: use one of {types}")
+
+
 # Node architectures of EMR clusters the environment archive can be built for.
 EMR_ARCHITECTURES = ("x86_64", "aarch64")
 # A Glue schedule: cron( followed by six space-separated fields and ).

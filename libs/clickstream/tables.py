@@ -66,6 +66,12 @@ PROMOTED_TYPES: dict[str, DataType] = {
 }
 
 
+# Names a promoted field may not take: the events columns, dt, and the parser's own columns.
+RESERVED_EVENT_COLUMNS = frozenset(
+    (*(f.name for f in EVENTS.schema.fields), PARTITION_COLUMN, "record", "reason", "misfits")
+)
+
+
 def events_table(promoted: Mapping[str, str] | None = None) -> Table:
     """EVENTS with one nullable typed column per promoted field appended, in config order."""
     if not promoted:
@@ -94,8 +100,33 @@ DAILY_ACTIVE_USERS = Table(
     _schema(
         ("active_users", LongType(), False),
         ("events", LongType(), False),
+        ("new_users", LongType(), False),
+        ("returning_users", LongType(), False),
+        ("active_users_7d", LongType(), False),
+        ("active_users_28d", LongType(), False),
     ),
-    description="Distinct users with at least one curated event on dt",
+    description="Distinct users with at least one curated event on dt; new, returning, 7/28-day",
+)
+
+USER_ACTIVITY = Table(
+    "user_activity",
+    "curated/user_activity",
+    _schema(
+        ("user_id", StringType(), False),
+        ("events", LongType(), False),
+        ("first_event_at", TimestampType(), False),
+    ),
+    description="One row per user and dt with curated events: their count and the earliest",
+)
+
+USERS = Table(
+    "users",
+    "curated/users",
+    _schema(
+        ("user_id", StringType(), False),
+        ("first_seen_at", TimestampType(), False),
+    ),
+    description="One row per user: the first curated event ever; dt = date of first_seen_at",
 )
 
 TITLES = Table(
@@ -150,9 +181,19 @@ QUARANTINE_TITLES = Table(
     "they broke; ingested_at = the file's modification time",
 )
 
-CURATED_TABLES = (EVENTS, SESSIONS, DAILY_ACTIVE_USERS, TITLES, TITLES_HISTORY)
+CURATED_TABLES = (
+    EVENTS,
+    SESSIONS,
+    DAILY_ACTIVE_USERS,
+    TITLES,
+    TITLES_HISTORY,
+    USER_ACTIVITY,
+    USERS,
+)
 # Tables written as Delta Lake tables with table_format: delta (titles stays Parquet).
-DELTA_CAPABLE = frozenset(t.name for t in (EVENTS, SESSIONS, DAILY_ACTIVE_USERS, QUARANTINE))
+DELTA_CAPABLE = frozenset(
+    t.name for t in (EVENTS, SESSIONS, DAILY_ACTIVE_USERS, USER_ACTIVITY, USERS, QUARANTINE)
+)
 ALL_TABLES = (*CURATED_TABLES, QUARANTINE, QUARANTINE_TITLES)
 
 

@@ -26,6 +26,7 @@ from clickstream.config import ConfigError, Settings, load_settings
 from clickstream.tables import (
     ALL_TABLES,
     CURATED_TABLES,
+    DAILY_ACTIVE_USERS,
     EVENTS,
     QUARANTINE,
     QUARANTINE_TITLES,
@@ -206,3 +207,30 @@ def test_projection_reaches_past_now_so_the_newest_date_in_any_timezone_is_visib
     # THEN it ends one day past NOW: at 15:00 UTC it is already tomorrow in Seoul (UTC+9), and
     # no timezone is more than 14 hours ahead of UTC
     assert start == "2020-01-01" and end == "NOW+1DAYS"
+
+
+def test_new_columns_reach_the_glue_table_and_every_partition(
+    settings: Settings, catalog: Any
+) -> None:
+    # GIVEN daily_active_users registered in Glue with three partitions of its old columns
+    old = [{"Name": "active_users", "Type": "bigint"}, {"Name": "events", "Type": "bigint"}]
+    wanted = curated_table_input(settings, DAILY_ACTIVE_USERS)
+    before = {**wanted, "StorageDescriptor": {**wanted["StorageDescriptor"], "Columns": old}}
+    catalog.update_table(DatabaseName="clickstream_dev", TableInput=before)
+    days = ["2024-05-01", "2024-05-02", "2024-05-03"]
+    assert register_partitions(settings, DAILY_ACTIVE_USERS, days) == 3
+    assert (
+        _partitions(catalog, "daily_active_users")["2024-05-01"]["StorageDescriptor"]["Columns"]
+        == old
+    )
+    # WHEN the table is ensured with its current columns (as each run and deploy do)
+    assert ensure_table(catalog, "clickstream_dev", wanted) == "updated"
+    # THEN the table and every partition have the new columns, locations kept
+    table = catalog.get_table(DatabaseName="clickstream_dev", Name="daily_active_users")["Table"]
+    columns = table["StorageDescriptor"]["Columns"]
+    assert [c["Name"] for c in columns] == DAILY_ACTIVE_USERS.columns
+    for dt_value, part in _partitions(catalog, "daily_active_users").items():
+        assert part["StorageDescriptor"]["Columns"] == columns, dt_value
+        assert part["StorageDescriptor"]["Location"].endswith(f"/dt={dt_value}/")
+    # ... and a second ensure changes nothing
+    assert ensure_table(catalog, "clickstream_dev", wanted) == "unchanged"

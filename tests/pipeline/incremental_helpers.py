@@ -10,10 +10,25 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from clickstream.config import Settings, load_settings
-from clickstream.tables import DAILY_ACTIVE_USERS, EVENTS, QUARANTINE, SESSIONS, Table
+from clickstream.tables import (
+    DAILY_ACTIVE_USERS,
+    EVENTS,
+    QUARANTINE,
+    SESSIONS,
+    USER_ACTIVITY,
+    USERS,
+    Table,
+)
 from clickstream.writer import read_table
 
-COMPARED: tuple[Table, ...] = (EVENTS, SESSIONS, DAILY_ACTIVE_USERS, QUARANTINE)
+COMPARED: tuple[Table, ...] = (
+    EVENTS,
+    SESSIONS,
+    DAILY_ACTIVE_USERS,
+    QUARANTINE,
+    USER_ACTIVITY,
+    USERS,
+)
 
 
 def raw_objects(root: Path) -> list[Path]:
@@ -80,6 +95,7 @@ def lake_settings(lake: Path, overrides: list[str]) -> Settings:
 def assert_same_tables(
     spark: SparkSession, a: Settings, b: Settings, assert_frames_equal: Callable[..., None]
 ) -> None:
-    """Events, sessions, DAU and quarantine of two lakes are equal (source paths made relative)."""
+    """Events, sessions, DAU, quarantine, user activity and users of two lakes are equal (source
+    paths made relative)."""
     for table in COMPARED:
         assert_frames_equal(comparable(spark, a, table), comparable(spark, b, table))

@@ -289,7 +289,8 @@ def expected_sessions() -> list[tuple]:
     ]
 
 
-EXPECTED_DAU = [(3, 8, "2026-03-01"), (1, 1, "2026-03-02")]
+# active_users, events, new_users, returning_users, active_users_7d, active_users_28d, dt
+EXPECTED_DAU = [(3, 8, 3, 0, 3, 3, "2026-03-01"), (1, 1, 0, 1, 3, 3, "2026-03-02")]
 
 
 def expected_quarantine(src: dict[str, str]) -> list[tuple]:

@@ -35,7 +35,7 @@ from pyspark.sql.types import (
 from clickstream.aws import client as make_client
 from clickstream.config import ConfigError, Settings
 from clickstream.delta_lake import SYMLINK_MANIFEST_DIR
-from clickstream.tables import ALL_TABLES, PARTITION_COLUMN, Table
+from clickstream.tables import ALL_TABLES, PARTITION_COLUMN, Table, all_tables
 from clickstream.writer import format_of
 
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
@@ -288,7 +288,9 @@ def curated_table_inputs(settings: Settings, table: Table) -> list[dict[str, Any
 def catalog_tables(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
     """(database, TableInput) of every table deploy manages: curated + quarantine, then raw."""
     curated = [
-        (settings.database, spec) for t in ALL_TABLES for spec in curated_table_inputs(settings, t)
+        (settings.database, spec)
+        for t in all_tables(settings.promoted_fields)
+        for spec in curated_table_inputs(settings, t)
     ]
     raw = [(settings.raw_database, t) for t in raw_table_inputs(settings)]
     return curated + raw
@@ -352,7 +354,12 @@ def ensure_database(glue: Any, database: Mapping[str, Any]) -> str:
 
 
 def ensure_table(glue: Any, database: str, table: Mapping[str, Any]) -> str:
-    """Create or update a table; returns created, updated or unchanged (partitions are kept)."""
+    """Create or update a table; returns created, updated or unchanged (partitions are kept).
+
+    When the columns of a partitioned table change (a promoted field added), its partitions get
+    the new columns first, so Athena and Spectrum see no HIVE_PARTITION_SCHEMA_MISMATCH; the
+    table is updated last, so a call that dies halfway is completed by the next one.
+    """
     try:
         current = glue.get_table(DatabaseName=database, Name=table["Name"])["Table"]
     except glue.exceptions.EntityNotFoundException:
@@ -360,6 +367,9 @@ def ensure_table(glue: Any, database: str, table: Mapping[str, Any]) -> str:
         return "created"
     if table_matches(current, table):
         return "unchanged"
+    columns = (table.get("StorageDescriptor") or {}).get("Columns") or []
+    if table.get("PartitionKeys") and _column_types(current) != _column_types(table):
+        sync_partition_columns(glue, database, table["Name"], columns)
     glue.update_table(DatabaseName=database, TableInput=dict(table))
     return "updated"
 
@@ -397,11 +407,15 @@ def _create_if_missing(settings: Settings, what: str, get: Any, create: Any) -> 
 def ensure_run_catalog(
     settings: Settings, tables: Iterable[Table], *, client: Any = None
 ) -> list[str]:
-    """Create the curated database and the tables a run writes when they are missing.
+    """Create the curated database and the tables a run writes when they are missing; give an
+    existing table the run's columns when they differ (a promoted field added).
 
-    The definitions are deploy's (database_inputs, curated_table_inputs); what exists is left as
-    it is (deploy updates definitions, runs never do). Returns what was created. On an account
-    where deploy never ran this is what makes the first run's partition registration work.
+    The definitions are deploy's (database_inputs, curated_table_inputs); otherwise what exists
+    is left as it is (deploy updates definitions). Only columns are a run's business: the events
+    a run writes carry its promoted fields, and a table (and partitions) without them would make
+    Athena and Spectrum fail with HIVE_PARTITION_SCHEMA_MISMATCH or hide the new column. Returns
+    what was created or updated. On an account where deploy never ran this is what makes the
+    first run's partition registration work.
     """
     glue = client or make_client("glue", settings)
     database = next(d for d in database_inputs(settings) if d["Name"] == settings.database)
@@ -416,19 +430,66 @@ def ensure_run_catalog(
     for table in tables:
         for spec in curated_table_inputs(settings, table):
             name = spec["Name"]
+            found: dict[str, Any] = {}
             if _create_if_missing(
                 settings,
                 f"table {settings.database}.{name}",
-                lambda n=name: glue.get_table(DatabaseName=settings.database, Name=n),
+                lambda n=name, f=found: f.update(
+                    glue.get_table(DatabaseName=settings.database, Name=n)["Table"]
+                ),
                 lambda ti=spec: glue.create_table(DatabaseName=settings.database, TableInput=ti),
             ):
                 created.append(f"{settings.database}.{name}")
+            elif found and _column_types(found) != _column_types(spec):
+                ensure_table(glue, settings.database, spec)
+                created.append(f"{settings.database}.{name} (columns)")
     return created
 
 
 def _error_code(exc: Exception) -> str:
     """The AWS error code of a botocore ClientError ('' otherwise)."""
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def _column_types(described: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(name, type) of a table's or partition's columns."""
+    columns = (described.get("StorageDescriptor") or {}).get("Columns") or []
+    return [(c["Name"], c["Type"]) for c in columns]
+
+
+def sync_partition_columns(
+    glue: Any, database: str, table: str, columns: Sequence[Mapping[str, str]]
+) -> int:
+    """Give every partition of the table these columns; returns how many were updated."""
+    wanted = [(c["Name"], c["Type"]) for c in columns]
+    entries = []
+    for page in glue.get_paginator("get_partitions").paginate(
+        DatabaseName=database, TableName=table
+    ):
+        for part in page.get("Partitions", []):
+            if _column_types(part) == wanted:
+                continue
+            storage = {k: v for k, v in part["StorageDescriptor"].items() if v is not None}
+            entries.append(
+                {
+                    "PartitionValueList": part["Values"],
+                    "PartitionInput": {
+                        "Values": part["Values"],
+                        "StorageDescriptor": {**storage, "Columns": [dict(c) for c in columns]},
+                        "Parameters": part.get("Parameters") or {},
+                    },
+                }
+            )
+    for start in range(0, len(entries), BATCH_SIZE):
+        response = glue.batch_update_partition(
+            DatabaseName=database, TableName=table, Entries=entries[start : start + BATCH_SIZE]
+        )
+        if errors := response.get("Errors") or []:
+            detail = "; ".join(
+                f"{e['PartitionValueList']}: {e['ErrorDetail'].get('ErrorCode')}" for e in errors
+            )
+            raise RuntimeError(f"{database}.{table}: could not update partitions: {detail}")
+    return len(entries)
 
 
 def _resolve_table(table: Table | str) -> Table:
