@@ -15,9 +15,9 @@ from pyspark.sql import SparkSession
 from clickstream.config import Settings
 from clickstream.pipeline.daily_active_users import BUILT_MARKER
 from clickstream.pipeline.runner import run_pipeline
-from clickstream.sample import generate_sample
 from clickstream.tables import DAILY_ACTIVE_USERS, USER_ACTIVITY, USERS
 from clickstream.writer import read_table
+from clickstream_tools.sample import generate_sample
 from tests.pipeline import incremental_helpers as ih
 
 pytestmark = pytest.mark.slow
