@@ -8,10 +8,18 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import LongType, StructField, StructType
 
 from clickstream.observe import ObservationMissing, observed
-from clickstream.tables import DAILY_ACTIVE_USERS
+from clickstream.tables import Table
 from clickstream.writer import dts_metric, observed_dts, write_table
+
+# A dt-partitioned table of two counts (the first shape of daily_active_users).
+COUNTS = Table(
+    "daily_counts",
+    "curated/daily_counts",
+    StructType([StructField("active_users", LongType()), StructField("events", LongType())]),
+)
 
 
 def test_metrics_of_a_write_whose_input_is_empty_arrive(
@@ -24,7 +32,7 @@ def test_metrics_of_a_write_whose_input_is_empty_arrive(
         obs, F.count(F.lit(1)).alias("rows"), dts_metric()
     )
     # WHEN it is written THEN its metrics say zero rows and no dates (instead of waiting forever)
-    write_table(empty, str(tmp_path), DAILY_ACTIVE_USERS)
+    write_table(empty, str(tmp_path), COUNTS)
     assert observed(obs, timeout_s=30)["rows"] == 0
     assert observed_dts(obs) == []
 

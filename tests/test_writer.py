@@ -6,18 +6,26 @@ from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql.types import LongType, StructField, StructType
 
 from clickstream.config import load_settings
 from clickstream.spark import ADVISORY_PARTITION_SIZE, apply_sql_conf, file_sizing_conf
-from clickstream.tables import DAILY_ACTIVE_USERS
+from clickstream.tables import Table
 from clickstream.writer import read_table, write_table
+
+# A dt-partitioned table of two counts (the first shape of daily_active_users).
+COUNTS = Table(
+    "daily_counts",
+    "curated/daily_counts",
+    StructType([StructField("active_users", LongType()), StructField("events", LongType())]),
+)
 
 ROWS = [(1, 10, "2026-03-01"), (2, 20, "2026-03-01"), (3, 30, "2026-03-02")]
 SCHEMA = "active_users long, events long, dt string"
 
 
 def _files(lake: Path) -> dict[str, int]:
-    root = lake / DAILY_ACTIVE_USERS.location
+    root = lake / COUNTS.location
     return {p.name: len(list(p.glob("*.parquet"))) for p in sorted(root.glob("dt=*"))}
 
 
@@ -25,10 +33,10 @@ def test_rebalanced_small_data_gets_one_file_per_date(spark: SparkSession, tmp_p
     # GIVEN rows of two dates spread over three tasks
     df = spark.createDataFrame(ROWS, SCHEMA).repartition(3)
     # WHEN written with the dt rebalance (the default)
-    write_table(df, str(tmp_path), DAILY_ACTIVE_USERS)
+    write_table(df, str(tmp_path), COUNTS)
     # THEN each date has one file, and every row is there
     assert _files(tmp_path) == {"dt=2026-03-01": 1, "dt=2026-03-02": 1}
-    assert sorted(read_table(spark, str(tmp_path), DAILY_ACTIVE_USERS).collect()) == sorted(
+    assert sorted(read_table(spark, str(tmp_path), COUNTS).collect()) == sorted(
         spark.createDataFrame(ROWS, SCHEMA).collect()
     )
 
@@ -44,10 +52,10 @@ def test_without_rebalance_each_task_writes_its_own_file_per_date(
     }
     assert tasks == {"2026-03-01": 2, "2026-03-02": 1}
     # WHEN written without the rebalance
-    write_table(df, str(tmp_path), DAILY_ACTIVE_USERS, rebalance=False)
+    write_table(df, str(tmp_path), COUNTS, rebalance=False)
     # THEN a date gets one file per task that held it (no shuffle), and every row is there
     assert _files(tmp_path) == {f"dt={dt}": n for dt, n in tasks.items()}
-    assert sorted(read_table(spark, str(tmp_path), DAILY_ACTIVE_USERS).collect()) == sorted(
+    assert sorted(read_table(spark, str(tmp_path), COUNTS).collect()) == sorted(
         spark.createDataFrame(ROWS, SCHEMA).collect()
     )
 
@@ -63,7 +71,7 @@ def test_a_rebalanced_write_leaves_the_session_configuration_as_it_was(
     # GIVEN the session's settings
     before = _session_conf(spark)
     # WHEN a table is written with the dt rebalance
-    write_table(spark.createDataFrame(ROWS, SCHEMA), str(tmp_path), DAILY_ACTIVE_USERS)
+    write_table(spark.createDataFrame(ROWS, SCHEMA), str(tmp_path), COUNTS)
     # THEN no setting changed
     assert _session_conf(spark) == before
 

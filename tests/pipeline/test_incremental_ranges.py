@@ -79,7 +79,8 @@ def test_a_late_repeat_rewrites_only_its_date_and_equals_the_full_run(
     # THEN only 2026-03-01 and its neighbours are read, and only 2026-03-01 is rewritten ...
     curate = summary["jobs"]["curate_events"]
     assert curate["dates_read"] <= 3 and curate["dates_rewritten"] == 1
-    assert summary["jobs"]["daily_active_users"]["days"] == 1
+    # daily_active_users: 2026-03-01 and 2026-03-03, the later date its 28-day window reaches
+    assert summary["jobs"]["daily_active_users"]["days"] == 2
     # ... and every table (repeat-suppressed state included) equals one full run: the late
     # click is a repeat of a suppressed click that lies outside the range it changes
     full = ih.lake_settings(tmp_path / "full", OVERRIDES)

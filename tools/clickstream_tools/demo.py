@@ -32,26 +32,35 @@ def run_demo(settings: Settings, *, events: int, users: int, days: int) -> Path:
     run_pipeline(settings, spark=spark)
     rows = daily_active_users_from_catalog(spark, settings.database)
     print(f"\n{settings.database}.daily_active_users (from the catalog):")
-    print(f"  {'dt':<12}{'active_users':>14}{'events':>10}")
-    for dt, active, n in rows:
-        print(f"  {dt:<12}{active:>14,}{n:>10,}")
+    print(f"  {'dt':<12}" + "".join(f"{c:>{len(c) + 2}}" for c in METRICS))
+    for dt, *values in rows:
+        cells = (f"{v:>{len(c) + 2},}" for c, v in zip(METRICS, values, strict=True))
+        print(f"  {dt:<12}" + "".join(cells))
     chart = lake / "reports" / "daily_active_users.png"
     write_dau_chart(rows, chart)
     print(f"\nDAU chart: {chart}")
     return chart
 
 
-def daily_active_users_from_catalog(
-    spark: SparkSession, database: str
-) -> list[tuple[str, int, int]]:
-    """(dt, active_users, events) rows of the registered table, in date order."""
-    df = spark.sql(
-        f"select dt, active_users, events from `{database}`.daily_active_users order by dt"
-    )
-    return [(r["dt"], r["active_users"], r["events"]) for r in df.collect()]
+# The columns of daily_active_users the demo prints, after dt.
+METRICS = (
+    "active_users",
+    "events",
+    "new_users",
+    "returning_users",
+    "active_users_7d",
+    "active_users_28d",
+)
 
 
-def write_dau_chart(rows: list[tuple[str, int, int]], path: Path) -> None:
+def daily_active_users_from_catalog(spark: SparkSession, database: str) -> list[tuple]:
+    """(dt, *METRICS) rows of the registered table, in date order."""
+    columns = ", ".join(("dt", *METRICS))
+    df = spark.sql(f"select {columns} from `{database}`.daily_active_users order by dt")
+    return [tuple(r) for r in df.collect()]
+
+
+def write_dau_chart(rows: list[tuple], path: Path) -> None:
     """A bar chart of daily active users per date, as PNG."""
     import matplotlib
 
@@ -61,7 +70,7 @@ def write_dau_chart(rows: list[tuple[str, int, int]], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
     ax.bar([r[0] for r in rows], [r[1] for r in rows], color="#2b7bba")
-    for x, (_, active, _) in enumerate(rows):
+    for x, (_, active, *_) in enumerate(rows):
         ax.annotate(f"{active:,}", (x, active), ha="center", va="bottom", fontsize=9)
     ax.set_title("Daily active users")
     ax.set_xlabel("dt")
