@@ -52,6 +52,8 @@ EVENTS = Table(
         ("session_id", StringType(), False),
         ("ingested_at", TimestampType(), False),
         ("source_file", StringType(), False),
+        # JSON text of every record field other than the contract's (null when there are none).
+        ("properties", StringType(), True),
     ),
     description="Deduplicated, enriched, sessionized clickstream events; dt = date of event_time",
 )

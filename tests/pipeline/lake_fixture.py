@@ -103,8 +103,18 @@ INGESTED = {
 TITLE_T2 = 'He said "Hi", then left'
 
 
+# events.properties: the fields beyond the contract's (only e2 has one).
+PROPERTIES = {"e2": '{"device":{"kind":"tv"}}'}
+
+
 def expected_events(src: dict[str, str]) -> list[tuple]:
-    """event_id, user_id, event_type, event_time, title_id, title, genre, session_id, ingested_at, source_file, dt."""
+    """event_id, user_id, event_type, event_time, title_id, title, genre, session_id, ingested_at,
+    source_file, properties, dt."""
+    return [(*row[:-1], PROPERTIES.get(row[0]), row[-1]) for row in _event_rows(src)]
+
+
+def _event_rows(src: dict[str, str]) -> list[tuple]:
+    """expected_events without properties."""
     s_u1a, s_u1b, s_u1c = session_id("u1", "e1"), session_id("u1", "e4"), session_id("u1", "e7")
     s_u2a, s_u2b, s_u3 = session_id("u2", "e3"), session_id("u2", "e9"), session_id("u3", "e5")
     a, b, d = (INGESTED[k] for k in "abd")

@@ -21,6 +21,7 @@ BASE_COLUMNS = [
     "title_id",
     "ingested_at",
     "source_file",
+    "properties",  # every field beyond the contract's, as JSON text (firehose_reader)
 ]
 
 
