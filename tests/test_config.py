@@ -66,3 +66,41 @@ def test_bad_settings_fail_fast_naming_the_key(overrides: list[str], message: st
 def test_unknown_environment_lists_the_available_ones() -> None:
     with pytest.raises(ConfigError, match="available: dev, local, prod"):
         load_settings("staging")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["promoted_fields.title=string"],
+            "promoted_fields.title: clashes with the events column 'title'; remove it from "
+            "promoted_fields",
+        ),
+        (["promoted_fields.dt=string"], "promoted_fields.dt: clashes with the events column 'dt'"),
+        (
+            ["promoted_fields.properties=string"],
+            "promoted_fields.properties: clashes with the events column 'properties'",
+        ),
+        (["promoted_fields.duration_ms=int"], "promoted_fields.duration_ms='int': use one of"),
+        (["promoted_fields.appVersion=string"], "promoted_fields.appVersion: 'appVersion' is not"),
+    ],
+)
+def test_a_promoted_field_that_clashes_or_has_no_known_type_is_a_config_error(
+    overrides: list[str], message: str
+) -> None:
+    # GIVEN a promoted field named like an events column, or of an unknown type
+    # WHEN the settings load, THEN one line names the key and the fix
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        load_settings("local", overrides)
+
+
+def test_promoted_fields_keep_the_order_they_are_given_in() -> None:
+    # GIVEN two promoted fields set in this order
+    settings = load_settings(
+        "local", ["promoted_fields.duration_ms=long", "promoted_fields.app_version=string"]
+    )
+    # THEN the mapping keeps it (the columns are appended in config order)
+    assert list(settings.promoted_fields.items()) == [
+        ("duration_ms", "long"),
+        ("app_version", "string"),
+    ]

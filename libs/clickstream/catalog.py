@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import SparkSession
 
 from clickstream.config import Settings
-from clickstream.tables import PARTITION_COLUMN, Table
+from clickstream.tables import PARTITION_COLUMN, Table, events_table
 from clickstream.writer import format_of, is_delta, table_schema
 
 
@@ -116,6 +116,9 @@ def register_tables(
     if settings.catalog == "none":
         return
     dts, dropped = dts or {}, dropped or {}
+    # events always with its promoted columns, whichever job registers it.
+    promoted_events = events_table(settings.promoted_fields)
+    tables = [promoted_events if t.name == promoted_events.name else t for t in tables]
     if settings.catalog == "hive":
         for table in tables:
             location = settings.path(table.location)

@@ -238,6 +238,8 @@ MAX_LOOKBACK_HOURS = 24 * 366 * 1000
 
 # A promoted field's name is its column's name: Glue and Athena know lower-case names only.
 _COLUMN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+# The parser flags misfits as bits of one 64-bit value.
+MAX_PROMOTED = 63
 
 
 def _validate_promoted(values: dict[str, Any]) -> None:
@@ -246,6 +248,11 @@ def _validate_promoted(values: dict[str, Any]) -> None:
 
     promoted = values["promoted_fields"]
     types = ", ".join(PROMOTED_TYPES)
+    if len(promoted) > MAX_PROMOTED:
+        raise ConfigError(
+            f"promoted_fields: {len(promoted)} fields; promote at most {MAX_PROMOTED} (the others "
+            "stay in properties)"
+        )
     for name, kind in promoted.items():
         key = f"promoted_fields.{name}"
         if not _COLUMN_NAME.fullmatch(name):

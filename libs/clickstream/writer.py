@@ -96,7 +96,9 @@ def _save(
         return
     if table_format != "delta":
         raise ValueError(f"table_format={table_format!r}: use parquet or delta")
-    writer = writer.format("delta").mode("overwrite")
+    # mergeSchema: columns added since the table was created (events.properties, a promoted
+    # field) are added to the table's schema; rows are conformed to the table, so nothing else is.
+    writer = writer.format("delta").mode("overwrite").option("mergeSchema", "true")
     if table.partitioned:
         assert dts
         writer = writer.option("replaceWhere", dt_predicate(dts))
@@ -130,7 +132,15 @@ def read_table(
             if not dts:
                 return spark.createDataFrame([], schema)
             rows = rows.where(dt_predicate(dts))
-        return rows.select([F.col(f.name).cast(f.dataType) for f in schema.fields])
+        # A column the table does not have yet (added to the schema later) reads as null.
+        return rows.select(
+            [
+                (F.col(f.name) if f.name in rows.columns else F.lit(None))
+                .cast(f.dataType)
+                .alias(f.name)
+                for f in schema.fields
+            ]
+        )
     reader = spark.read.schema(schema).option("basePath", path)
     if table.partitioned and dts is not None:
         existing = [f"{path}/{PARTITION_COLUMN}={dt}" for dt in sorted(set(dts))]

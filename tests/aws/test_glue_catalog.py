@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
+from pyspark.sql import SparkSession
 from pyspark.sql.types import ArrayType, DecimalType, StringType
 
 from clickstream.aws.glue_catalog import (
@@ -22,6 +23,7 @@ from clickstream.aws.glue_catalog import (
     register_partitions,
     table_matches,
 )
+from clickstream.catalog import register_tables
 from clickstream.config import ConfigError, Settings, load_settings
 from clickstream.tables import (
     ALL_TABLES,
@@ -32,6 +34,7 @@ from clickstream.tables import (
     QUARANTINE_TITLES,
     TITLES,
 )
+from tests.aws.conftest import ISSUE_OVERRIDES
 
 
 @pytest.fixture
@@ -234,3 +237,32 @@ def test_new_columns_reach_the_glue_table_and_every_partition(
         assert part["StorageDescriptor"]["Location"].endswith(f"/dt={dt_value}/")
     # ... and a second ensure changes nothing
     assert ensure_table(catalog, "clickstream_dev", wanted) == "unchanged"
+
+
+def test_a_run_with_a_new_promoted_field_gives_the_glue_table_and_its_partitions_the_column(
+    spark: SparkSession, settings: Settings, catalog: Any
+) -> None:
+    # GIVEN events registered with two partitions by runs without promoted fields, and a
+    # definition that drifted from deploy's (projection off)
+    register_tables(spark, settings, (EVENTS,), {EVENTS.name: ["2026-03-01", "2026-03-02"]})
+    table = catalog.get_table(DatabaseName="clickstream_dev", Name="events")["Table"]
+    drifted = {k: table[k] for k in ("Name", "TableType", "StorageDescriptor", "PartitionKeys")}
+    drifted["Parameters"] = {**table["Parameters"], "projection.enabled": "false"}
+    catalog.update_table(DatabaseName="clickstream_dev", TableInput=drifted)
+    # WHEN a run with duration_ms promoted registers a new date
+    promoted = load_settings("dev", [*ISSUE_OVERRIDES, "promoted_fields.duration_ms=long"])
+    register_tables(spark, promoted, (EVENTS,), {EVENTS.name: ["2026-03-03"]})
+    # THEN the table and every partition, old and new, end with the column (no
+    # HIVE_PARTITION_SCHEMA_MISMATCH in Athena or Spectrum); the rest of the definition is kept
+    table = catalog.get_table(DatabaseName="clickstream_dev", Name="events")["Table"]
+    columns = table["StorageDescriptor"]["Columns"]
+    assert columns[-2:] == [
+        {"Name": "properties", "Type": "string"},
+        {"Name": "duration_ms", "Type": "bigint"},
+    ]
+    parts = _partitions(catalog, "events")
+    assert sorted(parts) == ["2026-03-01", "2026-03-02", "2026-03-03"]
+    for dt_value, part in parts.items():
+        assert part["StorageDescriptor"]["Columns"] == columns, dt_value
+        assert part["StorageDescriptor"]["Location"].endswith(f"/dt={dt_value}/")
+    assert table["Parameters"]["projection.enabled"] == "false"

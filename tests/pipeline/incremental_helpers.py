@@ -18,6 +18,7 @@ from clickstream.tables import (
     USER_ACTIVITY,
     USERS,
     Table,
+    events_table,
 )
 from clickstream.writer import read_table
 
@@ -62,7 +63,10 @@ def split_by_arrival(objects: list[Path], src: Path, boundaries: list[str]) -> l
 
 
 def comparable(spark: SparkSession, settings: Settings, table: Table) -> DataFrame:
-    """A table's rows with source_file relative to the raw zone, so two lakes can be compared."""
+    """A table's rows with source_file relative to the raw zone, so two lakes can be compared
+    (events with the lake's promoted columns)."""
+    if table.name == EVENTS.name:
+        table = events_table(settings.promoted_fields)
     df = read_table(spark, settings.lake, table)
     if "source_file" in df.columns:
         df = df.withColumn(

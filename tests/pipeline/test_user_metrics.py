@@ -165,3 +165,32 @@ def test_an_existing_lake_gets_its_activity_and_user_metrics_on_the_first_run(
     run_pipeline(full, spark=spark, echo=ih.quiet)
     ih.assert_same_tables(spark, full, settings, assert_frames_equal)
     assert sorted(dau_rows(spark, settings)) == [day(1), day(3), day(4)]
+
+
+@pytest.mark.parametrize("table_format", ["parquet", "delta"])
+def test_a_date_emptied_by_an_earlier_copy_leaves_every_user_table(
+    spark: SparkSession, tmp_path: Path, assert_frames_equal: Check, table_format: str
+) -> None:
+    # GIVEN u1's only event e1 on day 3, u2 active on day 2, in a lake of table_format
+    lake = tmp_path / "incremental"
+    write_object(lake, 3, [event("e1", "u1", 3), event("e2", "u2", 2)], "b")
+    settings = ih.lake_settings(lake, [f"table_format={table_format}"])
+    run_pipeline(settings, spark=spark, echo=ih.quiet)
+    assert sorted(dau_rows(spark, settings)) == [day(2), day(3)]
+    # WHEN a copy of e1 ingested earlier (named on day 1, delivered late) says day 1
+    write_object(lake, 1, [event("e1", "u1", 1)], "a")
+    run_pipeline(settings, spark=spark, echo=ih.quiet)
+    # THEN day 3 has no row left in daily_active_users, user_activity or users; u1 is new on day 1
+    dau = dau_rows(spark, settings)
+    assert dau == {day(1): (1, 1, 1, 0, 1, 1), day(2): (1, 1, 1, 0, 2, 2)}
+    for table in (USER_ACTIVITY, USERS):
+        assert {r["dt"] for r in read_table(spark, settings.lake, table).collect()} == {
+            day(1),
+            day(2),
+        }
+    # ... exactly what one run over both objects gives
+    full_root = tmp_path / "full"
+    shutil.copytree(lake / "raw", full_root / "raw")
+    full = ih.lake_settings(full_root, [f"table_format={table_format}"])
+    run_pipeline(full, spark=spark, echo=ih.quiet)
+    ih.assert_same_tables(spark, full, settings, assert_frames_equal)

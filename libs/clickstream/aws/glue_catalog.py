@@ -441,7 +441,7 @@ def ensure_run_catalog(
             ):
                 created.append(f"{settings.database}.{name}")
             elif found and _column_types(found) != _column_types(spec):
-                ensure_table(glue, settings.database, spec)
+                update_columns(glue, settings.database, found, spec)
                 created.append(f"{settings.database}.{name} (columns)")
     return created
 
@@ -449,6 +449,33 @@ def ensure_run_catalog(
 def _error_code(exc: Exception) -> str:
     """The AWS error code of a botocore ClientError ('' otherwise)."""
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+# The TableInput keys of a get_table answer (the rest is Glue's bookkeeping).
+_TABLE_INPUT_KEYS = (
+    "Name",
+    "Description",
+    "Owner",
+    "Retention",
+    "StorageDescriptor",
+    "PartitionKeys",
+    "TableType",
+    "Parameters",
+)
+
+
+def update_columns(
+    glue: Any, database: str, current: Mapping[str, Any], wanted: Mapping[str, Any]
+) -> None:
+    """Give a table (as get_table described it) and its partitions the wanted columns; the rest
+    of its definition stays as it is. Partitions first, so a call that dies halfway is completed
+    by the next one (the table's columns still differ)."""
+    columns = [dict(c) for c in (wanted.get("StorageDescriptor") or {}).get("Columns") or []]
+    if current.get("PartitionKeys"):
+        sync_partition_columns(glue, database, current["Name"], columns)
+    table = {k: current[k] for k in _TABLE_INPUT_KEYS if current.get(k) is not None}
+    table["StorageDescriptor"] = {**table["StorageDescriptor"], "Columns": columns}
+    glue.update_table(DatabaseName=database, TableInput=table)
 
 
 def _column_types(described: Mapping[str, Any]) -> list[tuple[str, str]]:

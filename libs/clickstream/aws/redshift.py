@@ -37,7 +37,7 @@ from pyspark.sql.types import (
 from clickstream.aws.glue_catalog import lake_uri
 from clickstream.config import ConfigError, Settings
 from clickstream.delta_lake import copy_manifest_path
-from clickstream.tables import CURATED_TABLES, PARTITION_COLUMN, Table
+from clickstream.tables import PARTITION_COLUMN, Table, curated_tables
 from clickstream.writer import format_of
 
 DT_PLACEHOLDER = "${dt}"
@@ -183,7 +183,8 @@ def redshift_statements(
     spectrum_comment = (
         f"Spectrum: query the lake in place through Glue database {settings.database}"
     )
-    delta = [t.name for t in CURATED_TABLES if format_of(t, settings.table_format) == "delta"]
+    tables = curated_tables(settings.promoted_fields)  # events with its promoted columns
+    delta = [t.name for t in tables if format_of(t, settings.table_format) == "delta"]
     if delta:
         spectrum_comment += "; Delta tables through their symlink-manifest tables " + ", ".join(
             f"{spectrum}.{name}_manifest" for name in delta
@@ -193,10 +194,10 @@ def redshift_statements(
         (
             f"Native tables in schema {native}: Parquet file columns in file order, then dt",
             [f"CREATE SCHEMA IF NOT EXISTS {native}"]
-            + [create_table_sql(native, t) for t in CURATED_TABLES],
+            + [create_table_sql(native, t) for t in tables],
         ),
     ]
-    for table in CURATED_TABLES:
+    for table in tables:
         what = f"partition dt={day}" if table.partitioned else "full refresh (not partitioned)"
         sections.append(
             (

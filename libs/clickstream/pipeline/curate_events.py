@@ -51,7 +51,7 @@ from clickstream.pipeline.curate.recompute import recompute
 from clickstream.pipeline.curate.recovery import recover, unready_sets
 from clickstream.pipeline.curate.repeat_suppression import write_suppressed
 from clickstream.pipeline.curate.selection import select_raw_objects
-from clickstream.tables import EVENTS, QUARANTINE, Table
+from clickstream.tables import QUARANTINE, Table, events_table
 
 JOB = "curate_events"
 # The jobs that consume its change sets: a set all of them processed may be pruned.
@@ -77,7 +77,7 @@ def run(ctx: JobContext) -> JobOutcome:
     stats, quarantine = ParseStats(0, {}, 0, []), QuarantineWrite(0, [], [])
     if selection.chosen:
         parsed = cached_parse(ctx, selection.chosen, by_event_id=existing.empty)
-        stats = parse_stats(parsed)
+        stats = parse_stats(parsed, settings.promoted_fields)
         quarantine = write_quarantine(ctx, parsed, selection.chosen)
         if quarantine.rows != stats.rejected:
             raise AssertionError(
@@ -90,6 +90,9 @@ def run(ctx: JobContext) -> JobOutcome:
         "quarantined": quarantine.rows,
         "quarantined_by_reason": stats.rejected_by_reason,
     }
+    if settings.promoted_fields:
+        # Valid records whose promoted field held a value of another type (kept in properties).
+        metrics["promoted_misfits"] = stats.misfits
     dts = {QUARANTINE.name: tuple(sorted({*quarantine.written, *rebuilt.written}))}
     dropped = {QUARANTINE.name: tuple(sorted({*quarantine.dropped, *rebuilt.dropped}))}
     tables: tuple[Table, ...] = (QUARANTINE,) if selection.chosen or rebuilt.written else ()
@@ -99,7 +102,7 @@ def run(ctx: JobContext) -> JobOutcome:
         ctx.echo("  building the event_id index from the stored events (once)")
         event_index.build(spark, settings)
     recovery = recover(ctx, unready, selection.find, indexed) if unready else None
-    new = valid_events(parsed) if parsed is not None and stats.valid else no_events(ctx)
+    new = valid_events(parsed, settings) if parsed is not None and stats.valid else no_events(ctx)
     if recovery is not None and recovery.restored is not None:
         new = new.unionByName(recovery.restored)
     copies = classify(ctx, new, stats.valid_dts, indexed, has_rows=bool(stats.valid))
@@ -165,9 +168,10 @@ def run(ctx: JobContext) -> JobOutcome:
         metrics["repeats_suppressed"] = added.suppressed
         metrics["dates_read"] = len(the_plan.read)
         metrics["dates_rewritten"] = len(the_plan.dts)
-        tables = (EVENTS, *tables)
-        dts[EVENTS.name] = tuple(written.written)
-        dropped[EVENTS.name] = tuple(written.dropped)
+        events = events_table(settings.promoted_fields)
+        tables = (events, *tables)
+        dts[events.name] = tuple(written.written)
+        dropped[events.name] = tuple(written.dropped)
         ready.append(change.change_id)
         the_plan.release()
     copies.release()

@@ -244,6 +244,8 @@ def _write(
     Delta replaces them in one commit (replaceWhere), which also removes the emptied dates;
     Parquet overwrites the dates present (dynamic partition overwrite), then deletes the others.
     """
+    if not replaced:
+        return [], []  # nothing recomputed (a Delta write would not even run)
     spark, settings = ctx.spark, ctx.settings
     stored = stored_dts(spark, settings.lake, table)
     obs = Observation(f"{table.name}_dts")

@@ -18,7 +18,7 @@ from pyspark.sql import DataFrame
 from clickstream.pipeline import changes, title_sources
 from clickstream.pipeline.context import JobContext, JobOutcome
 from clickstream.reference import change_log, title_dates
-from clickstream.tables import EVENTS, TITLES, TITLES_HISTORY
+from clickstream.tables import TITLES, TITLES_HISTORY, events_table
 from clickstream.transforms import changed_windows, current_titles, enrich_events, title_history
 from clickstream.writer import read_table, write_table
 
@@ -51,21 +51,22 @@ def run(ctx: JobContext) -> JobOutcome:
     if dts:
         ctx.echo(f"  title changes touch events of {len(dts)} date(s): re-enriching them")
         change = changes.publish(lake, changes.new_change_id(), dts, _no_ranges(ctx))
-        stored = read_table(spark, lake, EVENTS, dts)
+        events = events_table(settings.promoted_fields)  # every column, promoted ones too
+        stored = read_table(spark, lake, events, dts)
         # Written as curate_events writes events: its format (a Delta table gets one commit
         # replacing these dates) and its rebalance setting.
         write_table(
             enrich_events(stored, history).select(*stored.columns),
             lake,
-            EVENTS,
+            events,
             rebalance=settings.rebalance_events,
             table_format=settings.table_format,
             dts=dts,
         )
         changes.mark(lake, change.change_id, "events_written")
         ready.append(change.change_id)
-        tables.append(EVENTS)
-        outcome_dts[EVENTS.name] = tuple(dts)
+        tables.append(events)
+        outcome_dts[events.name] = tuple(dts)
     write_table(history, lake, TITLES_HISTORY)
     titles = read_table(spark, lake, TITLES_HISTORY)
     write_table(current_titles(titles), lake, TITLES)

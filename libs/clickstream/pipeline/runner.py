@@ -19,6 +19,7 @@ from clickstream.lake_rules import check_rules
 from clickstream.leases import Leases, acquire_all, check_free
 from clickstream.pipeline import JOB_NAMES, leases_of
 from clickstream.pipeline.context import JobContext, JobOutcome
+from clickstream.promoted_fields import check_promoted
 from clickstream.spark import catalog_dir, get_spark
 from clickstream.state_store import StateStore, store_for, write_pointer
 
@@ -70,6 +71,7 @@ def run_pipeline(
     t0 = time.perf_counter()
     # Before Spark starts: the lake's pinned rules, and no live run of any of these jobs.
     check_rules(settings)
+    check_promoted(settings)
     stale = settings.lease_stale_minutes
     check_free(settings.lake, sorted({j for n in names for j in leases_of(n)}), stale_minutes=stale)
     leases: Leases | None = acquire_job_leases(settings, names[0], echo)

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 
 from clickstream.pipeline.context import JobContext
-from clickstream.pipeline.curate.parse_cache import BASE_COLUMNS
+from clickstream.pipeline.curate.parse_cache import event_columns
 from clickstream.pipeline.curate.planning import Plan
-from clickstream.pipeline.curate.repeat_suppression import SUPPRESSED
+from clickstream.pipeline.curate.repeat_suppression import suppressed_table
 from clickstream.pipeline.ranges import inside, lookback_seconds, outside
-from clickstream.tables import EVENTS, PARTITION_COLUMN
+from clickstream.tables import PARTITION_COLUMN, events_table
 from clickstream.writer import read_table
 
 
@@ -32,11 +32,13 @@ def stored_context(ctx: JobContext, plan: Plan, ranges: DataFrame | None) -> Sto
     if ranges is None:
         return StoredContext()
     spark, lake = ctx.spark, ctx.settings.lake
-    untouched = outside(read_table(spark, lake, EVENTS, plan.dts), ranges)
+    promoted = ctx.settings.promoted_fields
+    events, suppressed = events_table(promoted), suppressed_table(promoted)
+    untouched = outside(read_table(spark, lake, events, plan.dts), ranges)
     # Stored events (curated and repeat-suppressed) inside the ranges, and within one lookback
     # of them as context for dedup and repeat suppression.
-    universe = read_table(spark, lake, EVENTS, plan.read).unionByName(
-        read_table(spark, lake, SUPPRESSED, plan.read)
+    universe = read_table(spark, lake, events, plan.read).unionByName(
+        read_table(spark, lake, suppressed, plan.read)
     )
     context = inside(universe, ranges, margin_s=lookback_seconds(ctx.settings))
-    return StoredContext(untouched, context.select(*BASE_COLUMNS, PARTITION_COLUMN))
+    return StoredContext(untouched, context.select(*event_columns(ctx.settings), PARTITION_COLUMN))

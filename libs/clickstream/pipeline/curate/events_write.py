@@ -12,7 +12,7 @@ from clickstream.observe import observed
 from clickstream.pipeline.context import JobContext
 from clickstream.pipeline.curate.partitions import drop_empty
 from clickstream.reference import title_dates
-from clickstream.tables import EVENTS
+from clickstream.tables import events_table
 from clickstream.writer import dts_metric, observed_dts, write_table
 
 
@@ -35,13 +35,13 @@ def write_events(ctx: JobContext, output: DataFrame, dts: list[str]) -> EventsWr
     write_table(
         output,
         settings.lake,
-        EVENTS,
+        events_table(settings.promoted_fields),
         rebalance=settings.rebalance_events,
         table_format=settings.table_format,
         dts=dts,
     )
     written = observed_dts(obs)
-    dropped = drop_empty(spark, settings, EVENTS, dts, written)
+    dropped = drop_empty(spark, settings, events_table(settings.promoted_fields), dts, written)
     # The title_id -> dt index (clickstream.reference.title_dates) follows every events write.
     title_dates.record(spark, settings.lake, title_dates.observed_pairs(observed(obs)), dts)
     return EventsWrite(int(observed(obs)["rows"]), written, dropped)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from clickstream.firehose_reader import read_firehose
+from clickstream.config import Settings
+from clickstream.firehose_reader import misfit_counts, read_firehose
 from clickstream.pipeline.context import JobContext
 from clickstream.raw_objects import RawObject
 from clickstream.tables import PARTITION_COLUMN
@@ -25,11 +27,16 @@ BASE_COLUMNS = [
 ]
 
 
+def event_columns(settings: Settings) -> list[str]:
+    """The columns curation carries: BASE_COLUMNS, then the promoted fields in config order."""
+    return [*BASE_COLUMNS, *settings.promoted_fields]
+
+
 def parse(ctx: JobContext, objects: list[RawObject]) -> DataFrame:
     """The objects' records parsed: raw text kept on rejected records only, dt on valid ones."""
     is_valid = F.col("reason").isNull()
     return (
-        read_firehose(ctx.spark, objects)
+        read_firehose(ctx.spark, objects, ctx.settings.promoted_fields)
         .withColumn("record", F.when(~is_valid, F.col("record")))
         .withColumn(
             PARTITION_COLUMN, F.when(is_valid, local_date("event_time", ctx.settings.timezone))
@@ -53,42 +60,52 @@ def cached_parse(ctx: JobContext, objects: list[RawObject], *, by_event_id: bool
 
 @dataclass(frozen=True)
 class ParseStats:
-    """Records read, rejected records by reason, valid records and the dates they fall on."""
+    """Records read, rejected records by reason, valid records and the dates they fall on, and
+    per promoted field the valid records whose value did not fit its type."""
 
     read: int
     rejected_by_reason: dict[str, int]
     valid: int
     valid_dts: list[str]
+    misfits: dict[str, int] = field(default_factory=dict)
 
     @property
     def rejected(self) -> int:
         return sum(self.rejected_by_reason.values())
 
 
-def parse_stats(parsed: DataFrame) -> ParseStats:
-    """Count the cached parse by reason and valid date in one aggregation.
+def parse_stats(parsed: DataFrame, promoted: Mapping[str, str]) -> ParseStats:
+    """Count the cached parse by reason and valid date, and the promoted fields' misfits, in one
+    aggregation.
 
     It also materializes the cache, after which dedup can see its partitioning by event_id.
     """
-    stats = parsed.groupBy("reason", PARTITION_COLUMN).agg(F.count("*").alias("n")).collect()
+    misfits = misfit_counts(promoted)
+    stats = parsed.groupBy("reason", PARTITION_COLUMN).agg(F.count("*").alias("n"), *misfits)
     counts: dict[str | None, int] = {}
-    for row in stats:
+    misfit_totals = dict.fromkeys(promoted, 0)
+    valid_dts = []
+    for row in stats.collect():
         counts[row["reason"]] = counts.get(row["reason"], 0) + row["n"]
-    valid_dts = sorted(row[PARTITION_COLUMN] for row in stats if row["reason"] is None)
+        if row["reason"] is None:
+            valid_dts.append(row[PARTITION_COLUMN])
+            for name in promoted:
+                misfit_totals[name] += row[f"misfit_{name}"] or 0
     read = sum(counts.values())
     valid = counts.pop(None, 0)
     rejected = {str(reason): n for reason, n in sorted(counts.items())}
-    return ParseStats(read, rejected, valid, valid_dts)
+    return ParseStats(read, rejected, valid, sorted(valid_dts), misfit_totals)
 
 
 def no_events(ctx: JobContext) -> DataFrame:
-    """An empty frame of valid events (BASE_COLUMNS and dt)."""
-    schema = read_firehose(ctx.spark, []).select(*BASE_COLUMNS).schema
+    """An empty frame of valid events (event_columns and dt)."""
+    empty = read_firehose(ctx.spark, [], ctx.settings.promoted_fields)
+    schema = empty.select(*event_columns(ctx.settings)).schema
     return ctx.spark.createDataFrame([], schema).withColumn(
         PARTITION_COLUMN, F.lit(None).cast("string")
     )
 
 
-def valid_events(parsed: DataFrame) -> DataFrame:
-    """The valid records with the columns curation needs (BASE_COLUMNS and dt)."""
-    return parsed.where(F.col("reason").isNull()).select(*BASE_COLUMNS, PARTITION_COLUMN)
+def valid_events(parsed: DataFrame, settings: Settings) -> DataFrame:
+    """The valid records with the columns curation needs (event_columns and dt)."""
+    return parsed.where(F.col("reason").isNull()).select(*event_columns(settings), PARTITION_COLUMN)

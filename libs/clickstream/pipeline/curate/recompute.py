@@ -11,7 +11,7 @@ from clickstream.observe import observed
 from clickstream.pipeline.context import JobContext
 from clickstream.pipeline.curate.context_reads import StoredContext
 from clickstream.pipeline.ranges import inside
-from clickstream.tables import EVENTS, TITLES_HISTORY
+from clickstream.tables import TITLES_HISTORY, events_table
 from clickstream.transforms import dedup_events, enrich_events, sessionize
 from clickstream.writer import read_table, table_schema
 
@@ -72,7 +72,7 @@ def recompute(
         max_session_hours=settings.max_session_hours,
     )
     curated = curated.observe(out_obs, F.count(F.lit(1)).alias("rows"))
-    output = curated.select(*table_schema(EVENTS).names)
+    output = curated.select(*table_schema(events_table(settings.promoted_fields)).names)
     if stored.untouched is not None:
         output = stored.untouched.unionByName(output)
     return Recomputed(output, deduped, kept, bool(window), kept_obs, out_obs)

@@ -26,7 +26,7 @@ from clickstream.pipeline import changes
 from clickstream.pipeline.changes import ChangeSet
 from clickstream.pipeline.context import JobContext
 from clickstream.pipeline.curate import event_index
-from clickstream.pipeline.curate.parse_cache import BASE_COLUMNS, parse, valid_events
+from clickstream.pipeline.curate.parse_cache import parse, valid_events
 from clickstream.pipeline.curate.repeat_suppression import SUPPRESSED
 from clickstream.raw_objects import RawObject
 from clickstream.tables import EVENTS, PARTITION_COLUMN
@@ -132,10 +132,6 @@ def _reread_lost(
     ids = lost.select("event_id")
     count = ids.count()
     parsed = parse(ctx, [objects[s] for s in sources])
-    rows = (
-        valid_events(parsed)
-        .join(ids, "event_id", "left_semi")
-        .select(*BASE_COLUMNS, PARTITION_COLUMN)
-    )
+    rows = valid_events(parsed, settings).join(ids, "event_id", "left_semi")
     lost.unpersist()
     return rows, count
