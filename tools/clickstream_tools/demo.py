@@ -36,6 +36,9 @@ def run_demo(settings: Settings, *, events: int, users: int, days: int) -> Path:
     for dt, *values in rows:
         cells = (f"{v:>{len(c) + 2},}" for c, v in zip(METRICS, values, strict=True))
         print(f"  {dt:<12}" + "".join(cells))
+    print(f"\n{settings.database}.events by device and app version (from events.properties):")
+    for device, version, events in properties_breakdown(spark, settings.database):
+        print(f"  {device or '-':<10}{version or '-':<14}{events:>10,}")
     chart = lake / "reports" / "daily_active_users.png"
     write_dau_chart(rows, chart)
     print(f"\nDAU chart: {chart}")
@@ -57,6 +60,21 @@ def daily_active_users_from_catalog(spark: SparkSession, database: str) -> list[
     """(dt, *METRICS) rows of the registered table, in date order."""
     columns = ", ".join(("dt", *METRICS))
     df = spark.sql(f"select {columns} from `{database}`.daily_active_users order by dt")
+    return [tuple(r) for r in df.collect()]
+
+
+def properties_breakdown(spark: SparkSession, database: str) -> list[tuple]:
+    """(device, app_version, events) of the registered events table, read from properties (or
+    from the columns, when those fields are promoted), most events first."""
+    columns = set(spark.table(f"`{database}`.events").columns)
+    fields = [
+        name if name in columns else f"get_json_object(properties, '$.{name}')"
+        for name in ("device", "app_version")
+    ]
+    df = spark.sql(
+        f"select {fields[0]} as device, {fields[1]} as app_version, count(*) as events "
+        f"from `{database}`.events group by 1, 2 order by events desc, 1, 2 limit 8"
+    )
     return [tuple(r) for r in df.collect()]
 
 
