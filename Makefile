@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 JARS_STAMP := .jars/.resolved
 ENV ?= local
 # Architectures of the EMR environment archives (make install fetches, make package builds them).
-EMR_ARCHS ?= x86_64
+EMR_ARCHS ?= x86_64 aarch64
 # pip of the venv (it installs the EMR environment archive: pinned, so the archive is reproducible).
 PIP_VERSION := 26.3
 EVENTS ?= 2000000

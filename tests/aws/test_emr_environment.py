@@ -19,10 +19,12 @@ import clickstream
 from clickstream.aws.deploy import deploy, glue_job_name
 from clickstream.aws.emr_environment import NODE_PYTHON, SITE_PACKAGES, build_environment
 from clickstream.aws.packaging import Artifacts, build_package, project_root
-from clickstream.config import Settings
+from clickstream.aws.wheelhouse import EMR_ARCHS
+from clickstream.config import Settings, load_settings
 from clickstream.pipeline import JOB_NAMES
 from clickstream.tables import EVENTS
 from clickstream.writer import read_table, table_schema
+from tests.aws.conftest import ISSUE_OVERRIDES
 from tests.pipeline import lake_fixture as lf
 
 VERSION = clickstream.__version__
@@ -31,12 +33,14 @@ ARCHIVE = f"emr/clickstream-environment-{VERSION}-x86_64.tar.gz"
 # What the project's jobs import besides the standard library and Spark's pyspark.
 THIRD_PARTY = ("yaml", "pyarrow", "pandas", "numpy", "boto3", "botocore")
 SPARK_HOME = Path(pyspark.__file__).parent
+# ELF e_machine values (the ELF specification): what CPU a compiled module runs on.
+ELF_MACHINES = {"x86_64": 0x3E, "aarch64": 0xB7}
 
 
 @pytest.fixture(scope="module")
 def emr_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
-    """The package with the x86_64 environment archive, built once for this module."""
-    return build_package(tmp_path_factory.mktemp("emr-dist"), emr_archs=("x86_64",))
+    """The package with both environment archives (x86_64, aarch64), built once for this module."""
+    return build_package(tmp_path_factory.mktemp("emr-dist"), emr_archs=EMR_ARCHS)
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +76,79 @@ def test_same_sources_give_the_same_archive_bytes(emr_artifacts: Artifacts, tmp_
     again = build_environment(emr_artifacts.wheel, wheels, tmp_path / "again.tar.gz")
     # THEN its bytes are the same, so a re-deploy uploads nothing
     assert again.read_bytes() == emr_artifacts.emr_archives["x86_64"].read_bytes()
+
+
+def _unpack(archive: Path, folder: Path) -> Path:
+    """The archive unpacked into folder."""
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder, filter="tar")
+    return folder
+
+
+def _elf_machines(site: Path) -> dict[str, int]:
+    """Every compiled module under site (relative path) -> its ELF e_machine."""
+    machines = {}
+    for path in site.rglob("*.so*"):
+        if path.is_file():
+            header = path.read_bytes()[:20]
+            if header[:4] == b"\x7fELF":
+                machines[path.relative_to(site).as_posix()] = int.from_bytes(
+                    header[18:20], "little"
+                )
+    return machines
+
+
+def _extensions(machines: dict[str, int], arch: str) -> set[str]:
+    """The Python extension modules among the compiled files, without their platform tag."""
+    tag = f"-{arch}-linux-gnu.so"
+    return {p.removesuffix(tag) for p in machines if p.endswith(tag)}
+
+
+def _distributions(site: Path) -> set[str]:
+    """name-version of every distribution installed in site."""
+    return {p.name.removesuffix(".dist-info") for p in site.glob("*.dist-info")}
+
+
+def test_graviton_archive_holds_the_same_modules_built_for_aarch64_only(
+    emr_artifacts: Artifacts, tmp_path: Path
+) -> None:
+    # GIVEN both archives of one package (make install and make package build x86_64 and aarch64)
+    x86 = _unpack(emr_artifacts.emr_archives["x86_64"], tmp_path / "x86_64") / SITE_PACKAGES
+    arm = _unpack(emr_artifacts.emr_archives["aarch64"], tmp_path / "aarch64") / SITE_PACKAGES
+    # THEN the Graviton archive holds the same distributions at the same versions
+    assert _distributions(arm) == _distributions(x86)
+    assert {"clickstream", *THIRD_PARTY} <= {p.name for p in arm.iterdir()}
+    # AND every compiled module (numpy, pandas, pyarrow, yaml) is an aarch64 build, the same
+    # modules as x86_64's, none of them for another CPU
+    arm_machines, x86_machines = _elf_machines(arm), _elf_machines(x86)
+    assert {Path(p).parts[0] for p in arm_machines} >= {"numpy", "pandas", "pyarrow", "yaml"}
+    assert set(arm_machines.values()) == {ELF_MACHINES["aarch64"]}
+    assert set(x86_machines.values()) == {ELF_MACHINES["x86_64"]}
+    # (vendored C libraries differ: x86_64's numpy carries libquadmath, aarch64's does not)
+    extensions = _extensions(arm_machines, "aarch64")
+    assert extensions and extensions == _extensions(x86_machines, "x86_64")
+    # AND its python is the node's, as on x86_64 (Graviton EMR 7.1+ ships python3.11 too)
+    assert os.readlink(arm.parents[2] / "bin" / "python") == NODE_PYTHON
+
+
+def test_graviton_steps_run_with_the_aarch64_archive(
+    emr_artifacts: Artifacts, buckets: list[str]
+) -> None:
+    # GIVEN emr_architecture=aarch64 (a Graviton cluster) WHEN deploying its steps
+    settings = load_settings("dev", (*ISSUE_OVERRIDES, "emr_architecture=aarch64"))
+    cluster = _emr_cluster()
+    deploy(settings, artifacts=emr_artifacts, emr_cluster_id=cluster, echo=lambda _: None)
+    # THEN the aarch64 archive is uploaded with the release
+    arm_archive = ARCHIVE.replace("x86_64", "aarch64")
+    head = boto3.client("s3").head_object(
+        Bucket="clickstream-artifacts", Key=f"releases/{VERSION}/{arm_archive}"
+    )
+    assert head["ContentLength"] == emr_artifacts.emr_archives["aarch64"].stat().st_size
+    # AND every step unpacks it as ./environment
+    steps = boto3.client("emr").list_steps(ClusterId=cluster)["Steps"]
+    archives = {s["Config"]["Args"][s["Config"]["Args"].index("--archives") + 1] for s in steps}
+    assert len(steps) == len(JOB_NAMES)
+    assert archives == {f"{RELEASE}/{arm_archive}#environment"}
 
 
 @pytest.mark.skipif(not Path(NODE_PYTHON).exists(), reason=f"{NODE_PYTHON} is not installed")
