@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 from pyspark.sql import SparkSession
 
+from clickstream.s3_prefix import S3Prefix
+
 # Firehose object name: <stream>-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>[.gz] (UTC arrival time).
 _FIREHOSE_NAME = re.compile(
     r"-[0-9]+-([0-9]{4})-([0-9]{2})-([0-9]{2})-([0-9]{2})-([0-9]{2})-([0-9]{2})"
@@ -79,24 +81,11 @@ class LocalLister:
         return _tree_by_folders(self, relative)
 
 
-class S3Lister:
+class S3Lister(S3Prefix):
     """An S3 prefix, listed with ListObjectsV2 (1,000 keys a call; a delimiter for folders)."""
 
-    def __init__(self, root: str) -> None:
-        bucket, _, prefix = root.split("://", 1)[1].partition("/")
-        self.bucket, self.prefix = bucket, prefix.strip("/")
-        self._client: Any = None
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("s3")
-        return self._client
-
     def _pages(self, relative: str, **delimiter: str) -> Iterator[dict[str, Any]]:
-        key = "/".join(p for p in (self.prefix, relative) if p)
+        key = self.key(relative)
         paginator = self.client.get_paginator("list_objects_v2")
         yield from paginator.paginate(
             Bucket=self.bucket, Prefix=f"{key}/" if key else "", **delimiter
@@ -112,7 +101,7 @@ class S3Lister:
         return folders, [f for f in files if f[0]]
 
     def tree(self, relative: str) -> list[tuple[str, int, int]]:
-        key = "/".join(p for p in (self.prefix, relative) if p)
+        key = self.key(relative)
         strip = len(key) + 1 if key else 0
         found = []
         for page in self._pages(relative):

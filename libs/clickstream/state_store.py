@@ -19,7 +19,9 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
+
+from clickstream.s3_prefix import S3Prefix
 
 _S3_SCHEMES = ("s3://", "s3a://", "s3n://")
 
@@ -137,30 +139,12 @@ class LocalStore:
                 raise
 
 
-class S3Store:
+class S3Store(S3Prefix):
     """State objects under an s3:// prefix (endpoint and credentials from the AWS environment)."""
-
-    def __init__(self, root: str) -> None:
-        self.root = root
-        scheme_end = root.index("://") + 3
-        bucket, _, prefix = root[scheme_end:].partition("/")
-        self.bucket, self.prefix = bucket, prefix.strip("/")
-        self._client: Any = None
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("s3")
-        return self._client
-
-    def _key(self, key: str) -> str:
-        return f"{self.prefix}/{key}" if self.prefix else key
 
     def read(self, key: str) -> StateObject | None:
         try:
-            got = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            got = self.client.get_object(Bucket=self.bucket, Key=self.key(key))
         except self.client.exceptions.NoSuchKey:
             return None
         return StateObject(got["Body"].read().decode("utf-8"), got["ETag"])
@@ -170,7 +154,7 @@ class S3Store:
 
         try:
             put = self.client.put_object(
-                Bucket=self.bucket, Key=self._key(key), Body=text.encode("utf-8"), **condition
+                Bucket=self.bucket, Key=self.key(key), Body=text.encode("utf-8"), **condition
             )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
@@ -186,7 +170,7 @@ class S3Store:
         return self._put(key, text, IfMatch=etag)
 
     def list(self, prefix: str) -> list[str]:
-        full = self._key(prefix).rstrip("/") + "/"
+        full = self.key(prefix).rstrip("/") + "/"
         strip = len(self.prefix) + 1 if self.prefix else 0
         keys: list[str] = []
         for page in self.client.get_paginator("list_objects_v2").paginate(
@@ -196,7 +180,7 @@ class S3Store:
         return sorted(keys)
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        self.client.delete_object(Bucket=self.bucket, Key=self.key(key))
 
 
 def write_pointer(store: StateStore, key: str, text: str) -> None:

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from clickstream.aws.glue_runtime import PYTHON_VERSION
-from clickstream.aws.wheelhouse import platforms, wheel_name
+from clickstream.aws.wheelhouse import target_options, wheel_name
 
 NODE_PYTHON = f"/usr/bin/python{PYTHON_VERSION}"
 SITE_PACKAGES = f"lib/python{PYTHON_VERSION}/site-packages"
@@ -71,14 +71,7 @@ def _pip_install_target(wheels: Sequence[Path], target: Path, arch: str) -> None
         "--no-deps",
         "--no-compile",
         "--disable-pip-version-check",
-        "--only-binary=:all:",
-        "--implementation",
-        "cp",
-        "--python-version",
-        PYTHON_VERSION,
-        "--abi",
-        f"cp{PYTHON_VERSION.replace('.', '')}",
-        *(arg for tag in platforms(arch) for arg in ("--platform", tag)),
+        *target_options(arch),
         "--target",
         str(target),
         *(arg for folder in folders for arg in ("--find-links", folder)),

@@ -51,6 +51,20 @@ def platforms(arch: str) -> tuple[str, ...]:
     return tuple(tag.replace("x86_64", arch) for tag in WHEEL_PLATFORMS)
 
 
+def target_options(arch: str) -> list[str]:
+    """pip options that pick binary CPython 3.11 wheels for Amazon Linux 2023 on arch."""
+    return [
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        PYTHON_VERSION,
+        "--abi",
+        f"cp{PYTHON_VERSION.replace('.', '')}",
+        *(arg for tag in platforms(arch) for arg in ("--platform", tag)),
+    ]
+
+
 def runtime_requirements() -> list[str]:
     """The project's install_requires (no extras), from the installed distribution's metadata."""
     try:
@@ -101,14 +115,7 @@ def download(
                 "pip",
                 "download",
                 "--quiet",
-                "--only-binary=:all:",
-                "--implementation",
-                "cp",
-                "--python-version",
-                PYTHON_VERSION,
-                "--abi",
-                f"cp{PYTHON_VERSION.replace('.', '')}",
-                *(arg for tag in platforms(arch) for arg in ("--platform", tag)),
+                *target_options(arch),
                 "--dest",
                 str(staging),
                 *([] if deps else ["--no-deps"]),
