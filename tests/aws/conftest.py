@@ -10,6 +10,7 @@ import pytest
 
 from clickstream.aws.packaging import Artifacts, build_package
 from clickstream.config import Settings, load_settings
+from tests.aws_env import isolate_aws_env
 
 # Nothing listens on the discard port: a call that escapes the moto fixture fails fast.
 DEAD_ENDPOINT = "http://127.0.0.1:9"
@@ -57,18 +58,7 @@ def shared_botocore_data() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Fake credentials, no profile or config file, and a dead endpoint unless `moto` is used."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", DEAD_ENDPOINT)
+    isolate_aws_env(monkeypatch, tmp_path, DEAD_ENDPOINT)
 
 
 @pytest.fixture(scope="session")
