@@ -20,7 +20,8 @@ from clickstream.tables import (
     Table,
     events_table,
 )
-from clickstream.writer import read_table
+from clickstream.writer import format_of, read_table
+from tests.delta_rs import read_delta
 
 COMPARED: tuple[Table, ...] = (
     EVENTS,
@@ -103,3 +104,25 @@ def assert_same_tables(
     paths made relative)."""
     for table in COMPARED:
         assert_frames_equal(comparable(spark, a, table), comparable(spark, b, table))
+
+
+def assert_delta_tables_as_delta_rs_reads_them(
+    spark: SparkSession,
+    expected: Settings,
+    delta: Settings,
+    make_frame: Callable[..., DataFrame],
+    assert_frames_equal: Callable[..., None],
+) -> None:
+    """Every Delta table of a table_format=delta lake, read by delta-rs (not Spark), equals the
+    same table of another lake (source paths made relative)."""
+    for table in COMPARED:
+        if format_of(table, delta.table_format) != "delta":
+            continue
+        if table.name == EVENTS.name:
+            table = events_table(delta.promoted_fields)
+        actual = read_delta(make_frame, delta.path(table.location), table)
+        if "source_file" in actual.columns:
+            actual = actual.withColumn(
+                "source_file", F.regexp_replace("source_file", r"^.*/raw/clickstream/", "")
+            )
+        assert_frames_equal(actual, comparable(spark, expected, table))

@@ -1,4 +1,5 @@
-"""A curate run stopped at any step of its commit, then one more run: the lake is exact."""
+"""A curate run stopped at any step of its commit, then one more run: the lake is exact, in
+both table formats (Delta: the steps whose outcome differs from Parquet's, and Delta's own)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from clickstream.config import Settings
 from clickstream.pipeline import changes, curate_events
 from clickstream.pipeline.curate import event_index, quarantine
 from clickstream.pipeline.runner import run_pipeline
-from clickstream.tables import EVENTS, PARTITION_COLUMN, QUARANTINE
+from clickstream.tables import EVENTS, PARTITION_COLUMN, QUARANTINE, events_table
+from clickstream.writer import conform
 from tests.pipeline import incremental_helpers as ih
 from tests.pipeline import lake_fixture as lf
 
@@ -91,6 +93,15 @@ def _tear_the_index(spark: Any, settings: Settings, rows: Any) -> None:
     raise SimulatedCrash("index torn")
 
 
+def _write_uncommitted(ctx: Any, output: DataFrame, dts: list[str]) -> None:
+    """A Delta write died after writing its data files, before its commit: the files lie in the
+    dt folders (new ones among them), in no version of the table."""
+    settings = ctx.settings
+    rows = conform(output, events_table(settings.promoted_fields))
+    rows.write.partitionBy(PARTITION_COLUMN).mode("append").parquet(settings.path(EVENTS.location))
+    raise SimulatedCrash("died before the Delta commit")
+
+
 def _when(name: str) -> Callable[..., None]:
     def crash(lake: str, change_id: str, mark: str = "ready") -> None:
         if mark == name:
@@ -123,41 +134,76 @@ CRASHES: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "after_ready_mark": lambda p: p.setattr(
         changes, "mark", _after(changes, "mark", _when("ready"))
     ),
+    # Delta only: data files written, no commit; the quarantine committed, its intent not cleared.
+    "uncommitted_events_files": lambda p: p.setattr(
+        curate_events, "write_events", _write_uncommitted
+    ),
+    "after_quarantine_commit": lambda p: p.setattr(quarantine, "drop_empty", _die),
 }
+# Tearing a date (old files deleted, new ones not yet moved in) is what Parquet's dynamic
+# overwrite risks; a Delta commit cannot tear. Delta runs the steps where its outcome could
+# differ from Parquet's (the commit done, the index rebuilt from the Delta tables) and its own.
+PARQUET_STEPS = sorted(set(CRASHES) - {"uncommitted_events_files", "after_quarantine_commit"})
+DELTA_STEPS = [
+    "after_events_write",
+    "after_events_written_mark",
+    "uncommitted_events_files",
+    "after_quarantine_commit",
+]
 
 
 @pytest.fixture(scope="module")
-def lakes(
-    spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, Path, Settings]:
-    """A working lake path, its state after batch 1 (restored there before each crash: bookmarks
-    and source_file hold absolute paths), and one full run over both batches."""
-    root = tmp_path_factory.mktemp("crash")
-    work, pristine = root / "lake", root / "after-first"
-    _first_batch(work)
-    run_pipeline(ih.lake_settings(work, OVERRIDES), spark=spark, echo=ih.quiet)
-    shutil.copytree(work, pristine)
+def full_run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """One full Parquet run over both batches (the Delta tables must hold the same rows)."""
     full = tmp_path_factory.mktemp("full")
     _first_batch(full)
     _second_batch(full)
     settings = ih.lake_settings(full, OVERRIDES)
     run_pipeline(settings, spark=spark, echo=ih.quiet)
-    return work, pristine, settings
+    return settings
 
 
-@pytest.mark.parametrize("step", sorted(CRASHES))
+@pytest.fixture(scope="module")
+def first_runs(
+    spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], tuple[Path, Path]]:
+    """Per table format, a working lake path and its state after batch 1 (restored there before
+    each crash: bookmarks and source_file hold absolute paths), made on first use."""
+    made: dict[str, tuple[Path, Path]] = {}
+
+    def get(table_format: str) -> tuple[Path, Path]:
+        if table_format not in made:
+            root = tmp_path_factory.mktemp(f"crash-{table_format}")
+            work, pristine = root / "lake", root / "after-first"
+            _first_batch(work)
+            settings = ih.lake_settings(work, [*OVERRIDES, f"table_format={table_format}"])
+            run_pipeline(settings, spark=spark, echo=ih.quiet)
+            shutil.copytree(work, pristine)
+            made[table_format] = work, pristine
+        return made[table_format]
+
+    return get
+
+
+@pytest.mark.parametrize(
+    ("table_format", "step"),
+    [("parquet", s) for s in PARQUET_STEPS] + [("delta", s) for s in DELTA_STEPS],
+)
 def test_a_run_stopped_at_any_step_of_its_commit_is_completed_by_the_next(
     spark: SparkSession,
-    lakes: tuple[Path, Path, Settings],
+    first_runs: Callable[[str], tuple[Path, Path]],
+    full_run: Settings,
     monkeypatch: pytest.MonkeyPatch,
+    table_format: str,
     step: str,
+    make_frame: Callable[..., DataFrame],
     assert_frames_equal: Callable[..., None],
 ) -> None:
-    lake, pristine, full = lakes
+    lake, pristine = first_runs(table_format)
     shutil.rmtree(lake)
     shutil.copytree(pristine, lake)
     _second_batch(lake)
-    settings = ih.lake_settings(lake, OVERRIDES)
+    settings = ih.lake_settings(lake, [*OVERRIDES, f"table_format={table_format}"])
     # GIVEN the second batch's run stopped at this step (leases are released as a dead run's
     # would be taken over; the test is about the data)
     with monkeypatch.context() as patch:
@@ -167,8 +213,13 @@ def test_a_run_stopped_at_any_step_of_its_commit_is_completed_by_the_next(
     # WHEN the next run goes on normally
     run_pipeline(settings, spark=spark, echo=ih.quiet)
     # THEN every table equals the full run's, each event once, and no change set is left unready
-    ih.assert_same_tables(spark, full, settings, assert_frames_equal)
+    ih.assert_same_tables(spark, full_run, settings, assert_frames_equal)
     events = ih.comparable(spark, settings, EVENTS)
     assert events.groupBy("event_id").count().where(F.col("count") > 1).count() == 0
     unready = changes.list_change_sets(spark, settings.lake, ready_only=False)
     assert all(cs.ready for cs in unready.values())
+    # and delta-rs reads the same Delta tables
+    if table_format == "delta":
+        ih.assert_delta_tables_as_delta_rs_reads_them(
+            spark, full_run, settings, make_frame, assert_frames_equal
+        )
