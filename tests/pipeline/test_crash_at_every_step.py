@@ -223,3 +223,33 @@ def test_a_run_stopped_at_any_step_of_its_commit_is_completed_by_the_next(
         ih.assert_delta_tables_as_delta_rs_reads_them(
             spark, full_run, settings, make_frame, assert_frames_equal
         )
+
+
+def test_a_first_delta_run_that_died_before_its_first_events_commit_is_completed_by_the_next(
+    spark: SparkSession,
+    full_run: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_frame: Callable[..., DataFrame],
+    assert_frames_equal: Callable[..., None],
+) -> None:
+    lake = tmp_path / "lake"
+    _first_batch(lake)
+    settings = ih.lake_settings(lake, [*OVERRIDES, "table_format=delta"])
+    # GIVEN the lake's first run died while writing events: data files in dt folders, no Delta
+    # log yet (the table was never committed)
+    with monkeypatch.context() as patch:
+        CRASHES["uncommitted_events_files"](patch)
+        with pytest.raises(SimulatedCrash):
+            run_pipeline(settings, spark=spark, echo=ih.quiet)
+    events_dir = Path(settings.path(EVENTS.location))
+    assert list(events_dir.rglob("*.parquet")) and not (events_dir / "_delta_log").exists()
+    # WHEN the next run goes on normally, and the second batch arrives and runs
+    run_pipeline(settings, spark=spark, echo=ih.quiet)
+    _second_batch(lake)
+    run_pipeline(settings, spark=spark, echo=ih.quiet)
+    # THEN every table equals the full run's, as Spark and delta-rs read them
+    ih.assert_same_tables(spark, full_run, settings, assert_frames_equal)
+    ih.assert_delta_tables_as_delta_rs_reads_them(
+        spark, full_run, settings, make_frame, assert_frames_equal
+    )
