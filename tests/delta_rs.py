@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from deltalake import DeltaTable
@@ -37,3 +39,33 @@ def read_delta(
     schema = table_schema(table)
     rows: list[dict[str, Any]] = delta_table(uri, endpoint).to_pyarrow_table().to_pylist()
     return make_frame([tuple(row[name] for name in schema.names) for row in rows], schema)
+
+
+def stale_manifests(table_dir: str) -> list[str]:
+    """Dates of a local Delta table whose symlink manifest (Spectrum) or COPY manifest (Redshift)
+    does not list exactly the live files (with their sizes) delta-rs reads from the log."""
+    root = Path(table_dir)
+    live: dict[str, set[tuple[str, int]]] = {}
+    for action in delta_table(table_dir).get_add_actions(flatten=True).to_pylist():
+        live.setdefault(action["partition.dt"], set()).add((action["path"], action["size_bytes"]))
+
+    def relative(url: str) -> str:
+        return url.split(f"{root}/", 1)[-1]
+
+    symlinks = {
+        p.parent.name.removeprefix("dt="): {relative(u) for u in p.read_text().split()}
+        for p in root.glob("_symlink_format_manifest/dt=*/manifest")
+    }
+    copies = {
+        p.name.removeprefix("dt=").removesuffix(".manifest"): {
+            (relative(e["url"]), e["meta"]["content_length"])
+            for e in json.loads(p.read_text())["entries"]
+        }
+        for p in root.glob("_redshift_manifest/dt=*.manifest")
+    }
+    return sorted(
+        dt
+        for dt in {*live, *symlinks, *copies}
+        if symlinks.get(dt) != {path for path, _ in live.get(dt, ())}
+        or copies.get(dt) != live.get(dt)
+    )

@@ -67,8 +67,8 @@ def maintain_table(
     if dts:
         metrics = spark.sql(f"OPTIMIZE delta.`{path}` WHERE {dt_predicate(dts)}").first()["metrics"]
         compacted = int(metrics["numFilesRemoved"])
-        if compacted:
-            delta_lake.write_copy_manifests(spark, path, dts)
+    # The compacted dates' COPY manifests (and any a dead writer or maintenance left stale).
+    delta_lake.refresh_manifests(spark, path, hooked=compacted > 0, partitioned=table.partitioned)
     hours = settings.delta_retention_days * 24
     conf = {LISTING_PARALLELISM: str(4 * spark.sparkContext.defaultParallelism)}
     if hours < 7 * 24:

@@ -103,8 +103,9 @@ def _save(
         assert dts
         writer = writer.option("replaceWhere", dt_predicate(dts))
     writer.save(path)
-    if table.partitioned:
-        delta_lake.write_copy_manifests(spark, path, dts)
+    # The commit's post-commit hook wrote its symlink manifests; the COPY manifests of the dates
+    # it changed follow (and those of any earlier commit a dead process left without them).
+    delta_lake.refresh_manifests(spark, path, hooked=True, partitioned=table.partitioned)
 
 
 def dt_predicate(dts: Sequence[str]) -> str:

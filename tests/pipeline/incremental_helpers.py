@@ -21,7 +21,7 @@ from clickstream.tables import (
     events_table,
 )
 from clickstream.writer import format_of, read_table
-from tests.delta_rs import read_delta
+from tests.delta_rs import read_delta, stale_manifests
 
 COMPARED: tuple[Table, ...] = (
     EVENTS,
@@ -126,3 +126,10 @@ def assert_delta_tables_as_delta_rs_reads_them(
                 "source_file", F.regexp_replace("source_file", r"^.*/raw/clickstream/", "")
             )
         assert_frames_equal(actual, comparable(spark, expected, table))
+
+
+def assert_manifests_current(settings: Settings) -> None:
+    """Every partitioned Delta table's symlink and COPY manifests list exactly its live files."""
+    for table in COMPARED:
+        if table.partitioned and format_of(table, settings.table_format) == "delta":
+            assert stale_manifests(settings.path(table.location)) == [], table.name

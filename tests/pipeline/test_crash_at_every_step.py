@@ -12,6 +12,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from clickstream import delta_lake
 from clickstream.config import Settings
 from clickstream.pipeline import changes, curate_events
 from clickstream.pipeline.curate import event_index, quarantine
@@ -102,6 +103,31 @@ def _write_uncommitted(ctx: Any, output: DataFrame, dts: list[str]) -> None:
     raise SimulatedCrash("died before the Delta commit")
 
 
+def _events_committed_before_its_manifests(patch: pytest.MonkeyPatch) -> None:
+    """The events write committed, then the process died before Delta's post-commit hook and
+    the COPY manifests ran: the manifests (and their version record) are as before the commit."""
+    original = curate_events.write_events
+
+    def write_events(ctx: Any, output: DataFrame, dts: list[str]) -> Any:
+        table = Path(ctx.settings.path(EVENTS.location))
+        saved = table.parent / "manifests-before"
+        for name in MANIFEST_DIRS:
+            if (table / name).exists():
+                shutil.copytree(table / name, saved / name)
+        original(ctx, output, dts)
+        for name in MANIFEST_DIRS:
+            shutil.rmtree(table / name, ignore_errors=True)
+            if (saved / name).exists():
+                shutil.copytree(saved / name, table / name)
+        shutil.rmtree(saved)
+        raise SimulatedCrash("committed, manifests not written")
+
+    patch.setattr(curate_events, "write_events", write_events)
+
+
+MANIFEST_DIRS = (delta_lake.SYMLINK_MANIFEST_DIR, delta_lake.COPY_MANIFEST_DIR)
+
+
 def _when(name: str) -> Callable[..., None]:
     def crash(lake: str, change_id: str, mark: str = "ready") -> None:
         if mark == name:
@@ -139,16 +165,23 @@ CRASHES: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
         curate_events, "write_events", _write_uncommitted
     ),
     "after_quarantine_commit": lambda p: p.setattr(quarantine, "drop_empty", _die),
+    "events_committed_before_its_manifests": _events_committed_before_its_manifests,
 }
 # Tearing a date (old files deleted, new ones not yet moved in) is what Parquet's dynamic
 # overwrite risks; a Delta commit cannot tear. Delta runs the steps where its outcome could
 # differ from Parquet's (the commit done, the index rebuilt from the Delta tables) and its own.
-PARQUET_STEPS = sorted(set(CRASHES) - {"uncommitted_events_files", "after_quarantine_commit"})
+DELTA_ONLY = {
+    "uncommitted_events_files",
+    "after_quarantine_commit",
+    "events_committed_before_its_manifests",
+}
+PARQUET_STEPS = sorted(set(CRASHES) - DELTA_ONLY)
 DELTA_STEPS = [
     "after_events_write",
     "after_events_written_mark",
     "uncommitted_events_files",
     "after_quarantine_commit",
+    "events_committed_before_its_manifests",
 ]
 
 
@@ -218,11 +251,13 @@ def test_a_run_stopped_at_any_step_of_its_commit_is_completed_by_the_next(
     assert events.groupBy("event_id").count().where(F.col("count") > 1).count() == 0
     unready = changes.list_change_sets(spark, settings.lake, ready_only=False)
     assert all(cs.ready for cs in unready.values())
-    # and delta-rs reads the same Delta tables
+    # and delta-rs reads the same Delta tables, whose Spectrum and COPY manifests list exactly
+    # their live files
     if table_format == "delta":
         ih.assert_delta_tables_as_delta_rs_reads_them(
             spark, full_run, settings, make_frame, assert_frames_equal
         )
+        ih.assert_manifests_current(settings)
 
 
 def test_a_first_delta_run_that_died_before_its_first_events_commit_is_completed_by_the_next(

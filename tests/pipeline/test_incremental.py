@@ -64,8 +64,10 @@ def test_batches_give_exactly_the_full_run(
     assert dates_recomputed > 3  # earlier dates were recomputed when late events arrived
     full = full_runs(variant)
     ih.assert_same_tables(spark, full, incremental, assert_frames_equal)
-    # and delta-rs, a reader independent of Spark, reads the same Delta tables
+    # and delta-rs, a reader independent of Spark, reads the same Delta tables, whose Spectrum
+    # and COPY manifests list exactly their live files
     if table_format == "delta":
         ih.assert_delta_tables_as_delta_rs_reads_them(
             spark, full, incremental, make_frame, assert_frames_equal
         )
+        ih.assert_manifests_current(incremental)

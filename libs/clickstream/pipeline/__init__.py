@@ -24,3 +24,13 @@ SHARED_WRITERS: dict[str, tuple[str, ...]] = {"load_titles": ("curate_events",)}
 def leases_of(job: str) -> tuple[str, ...]:
     """The leases a run of the job holds: its own, then those of the tables it shares."""
     return (job, *SHARED_WRITERS.get(job, ()))
+
+
+# The tables each job writes that may be Delta tables (table_format: delta): the job brings their
+# Redshift manifests up to date before it runs (a dead run may have left them behind a commit).
+DELTA_WRITES: dict[str, tuple[str, ...]] = {
+    "load_titles": ("events",),
+    "curate_events": ("events", "quarantine_clickstream"),
+    "build_sessions": ("sessions",),
+    "daily_active_users": ("daily_active_users", "user_activity", "users"),
+}

@@ -12,16 +12,18 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from clickstream import fs
+from clickstream import delta_lake, fs
 from clickstream.catalog import register_tables
 from clickstream.config import ConfigError, Settings
 from clickstream.lake_rules import check_rules
 from clickstream.leases import Leases, acquire_all, check_free
-from clickstream.pipeline import JOB_NAMES, leases_of
+from clickstream.pipeline import DELTA_WRITES, JOB_NAMES, leases_of
 from clickstream.pipeline.context import JobContext, JobOutcome
 from clickstream.promoted_fields import check_promoted
 from clickstream.spark import catalog_dir, get_spark
 from clickstream.state_store import StateStore, store_for, write_pointer
+from clickstream.tables import all_tables
+from clickstream.writer import format_of
 
 
 def resolve_jobs(names: Sequence[str]) -> list[str]:
@@ -35,6 +37,7 @@ def resolve_jobs(names: Sequence[str]) -> list[str]:
 def run_job(ctx: JobContext, name: str, leases: Leases | None = None) -> JobOutcome:
     """Run one job, register what it wrote, then (only then, and only while it still holds its
     leases) commit its bookmark."""
+    refresh_manifests(ctx, name)
     outcome: JobOutcome = import_module(f"clickstream.pipeline.{name}").run(ctx)
     register_tables(
         ctx.spark,
@@ -48,6 +51,22 @@ def run_job(ctx: JobContext, name: str, leases: Leases | None = None) -> JobOutc
         leases.check()
     outcome.commit()
     return outcome
+
+
+def refresh_manifests(ctx: JobContext, name: str) -> None:
+    """Bring the Redshift manifests of the Delta tables the job writes up to their latest
+    version: a run that died between a commit and its manifests left them behind."""
+    settings = ctx.settings
+    for table in all_tables(settings.promoted_fields):
+        if table.name not in DELTA_WRITES[name]:
+            continue
+        if format_of(table, settings.table_format) != "delta":
+            continue
+        path = settings.path(table.location)
+        refreshed = delta_lake.refresh_manifests(ctx.spark, path, partitioned=table.partitioned)
+        if refreshed != []:
+            dates = "all dates" if refreshed is None else f"{len(refreshed)} date(s)"
+            ctx.echo(f"  {table.name}: manifests behind the table: refreshed ({dates})")
 
 
 def acquire_job_leases(settings: Settings, job: str, echo: Callable[[str], None]) -> Leases:
