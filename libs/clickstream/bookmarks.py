@@ -14,6 +14,10 @@ lookback_hours before it; a run lists only the hours from high_water_hour - look
 The state stays bounded whatever the history. An input landing in an hour older than that is
 never listed (missed by design; a larger bookmark_lookback_hours for one run, or a reset,
 lists it). With job-bookmark-disable, or when nothing was processed yet, every hour is listed.
+
+A source listed whole every run whose inputs are deleted once consumed (change sets, pruned after
+state_retention_days) is selected as Listed: a commit forgets the processed inputs the run no
+longer listed, so the state holds the inputs that still exist, not every input ever processed.
 """
 
 from __future__ import annotations
@@ -67,6 +71,11 @@ class HourWindow:
     lookback_hours: int
 
 
+class Listed(dict[str, str]):
+    """Every input of a source that still exists (id -> fingerprint): a commit keeps only the
+    processed inputs listed here (an input gone from the listing was deleted, never to return)."""
+
+
 def window_start(high_water_hour: str | None, lookback_hours: int) -> str | None:
     """The first hour a run lists: lookback_hours before the high-water hour (None: all)."""
     if high_water_hour is None:
@@ -100,6 +109,7 @@ class Bookmark:
     version: int = 0
     high_water_hour: str | None = None
     window: HourWindow | None = None
+    listed: set[str] | None = None
 
     @classmethod
     def load(cls, spark: SparkSession, lake: str, job: str, option: str) -> Bookmark:
@@ -121,6 +131,8 @@ class Bookmark:
                 self.high_water_hour = max(hours, default=None)
             start = None if self.option == DISABLE else self.start_hour()
             inputs = inputs.listing(start)
+        elif isinstance(inputs, Listed):
+            self.listed = set(inputs)
         chosen = [
             key
             for key, fingerprint in inputs.items()
@@ -138,6 +150,8 @@ class Bookmark:
         if self.option != ENABLE or not self.pending:
             return False
         processed = {**self.processed, **self.pending}
+        if self.listed is not None:  # inputs deleted since they were processed are forgotten
+            processed = {k: v for k, v in processed.items() if k in self.listed}
         high_water = self.high_water_hour
         if self.window is not None:
             processed, high_water = _bounded(processed, self.window, high_water)

@@ -7,9 +7,14 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from clickstream import bookmarks
 from clickstream.pipeline import changes
+from clickstream.pipeline.context import JobContext
+from clickstream.pipeline.curate_events import CONSUMERS
+from clickstream.pipeline.derived import scope_for
 from clickstream.pipeline.runner import prune_runs
 from clickstream.state_store import store_for
+from tests.pipeline import incremental_helpers as ih
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
@@ -60,3 +65,30 @@ def test_run_records_older_than_the_retention_are_pruned_and_latest_stays(tmp_pa
         f"_runs/{NOW - timedelta(days=1):%Y%m%dT%H%M%SZ}-abcdef.json",
         "_runs/latest.json",
     ]
+
+
+def _consume(spark: SparkSession, lake: Path, job: str) -> list[str]:
+    """One derived job's selection of the ready change sets, committed; the ids it chose."""
+    scope = scope_for(JobContext(spark, ih.lake_settings(lake, []), ih.quiet), job)
+    scope.selection.commit()
+    return scope.selection.chosen
+
+
+def test_derived_bookmarks_forget_the_change_sets_pruned_since(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    lake = str(tmp_path)
+    # GIVEN two old change sets both derived jobs consumed, and one recent set
+    old = [_publish(lake, NOW - timedelta(days=9, seconds=s)) for s in (1, 2)]
+    recent = _publish(lake, NOW - timedelta(days=1))
+    for job in CONSUMERS:
+        assert sorted(_consume(spark, tmp_path, job)) == sorted([*old, recent])
+    # WHEN the old sets are pruned, a new set arrives and the derived jobs consume it
+    consumed = [bookmarks.show(spark, lake, job)["processed"] for job in CONSUMERS]
+    assert changes.prune(spark, lake, consumed, retention_days=7, now=NOW) == sorted(old)
+    new = _publish(lake, NOW)
+    for job in CONSUMERS:
+        assert _consume(spark, tmp_path, job) == [new]
+    # THEN their bookmarks hold the sets that still exist only, not the pruned ones
+    for job in CONSUMERS:
+        assert sorted(bookmarks.show(spark, lake, job)["processed"]) == sorted([recent, new])

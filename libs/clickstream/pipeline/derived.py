@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame
 
-from clickstream.bookmarks import DISABLE
+from clickstream.bookmarks import DISABLE, Listed
 from clickstream.pipeline import changes
 from clickstream.pipeline.context import JobContext, Selection
 from clickstream.tables import EVENTS
@@ -31,9 +31,10 @@ class Scope:
 def scope_for(ctx: JobContext, job: str) -> Scope:
     """Unconsumed change sets (bookmark enable/pause), or all events (disable)."""
     spark, settings = ctx.spark, ctx.settings
-    # Manifests are read for the chosen sets only: a run costs what it consumes.
+    # Manifests are read for the chosen sets only: a run costs what it consumes. The sets are
+    # listed whole (Listed): the bookmark forgets those pruned since (changes.prune).
     available = changes.ready_change_ids(settings.lake)
-    selection = ctx.select(job, "change_sets", {cid: "1" for cid in available})
+    selection = ctx.select(job, "change_sets", Listed({cid: "1" for cid in available}))
     chosen = selection.chosen
     if settings.bookmark_option == DISABLE:
         ctx.echo("  bookmark disabled: recomputing from all curated events")
