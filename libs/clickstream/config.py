@@ -231,6 +231,12 @@ def _validate_performance(values: dict[str, Any]) -> None:
             f"bookmark_lookback_hours={value!r}: expected a whole number of hours from 1 to "
             f"{MAX_LOOKBACK_HOURS}, e.g. 48 (Firehose retries S3 delivery for up to 24 hours)"
         )
+    value = values["plan_on_driver_max_rows"]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(
+            f"plan_on_driver_max_rows={value!r}: expected a whole number >= 0, e.g. 200000 "
+            "(0 plans every batch with Spark)"
+        )
 
 
 # The largest bookmark lookback: 1,000 years of hours (reaches any lake's first hour).

@@ -105,7 +105,11 @@ def run(ctx: JobContext) -> JobOutcome:
     new = valid_events(parsed, settings) if parsed is not None and stats.valid else no_events(ctx)
     if recovery is not None and recovery.restored is not None:
         new = new.unionByName(recovery.restored)
-    copies = classify(ctx, new, stats.valid_dts, indexed, has_rows=bool(stats.valid))
+    # The parse's buckets hold every event_id of the batch unless recovery re-read rows.
+    buckets = set(stats.buckets) if recovery is None else None
+    copies = classify(
+        ctx, new, stats.valid_dts, indexed, has_rows=bool(stats.valid), buckets=buckets
+    )
     ctx.echo(
         f"  {stats.valid} valid record(s): {copies.new_ids} new event_id(s), "
         f"{copies.duplicate_ids} already stored earlier"
@@ -124,7 +128,9 @@ def run(ctx: JobContext) -> JobOutcome:
     metrics["repeats_suppressed"] = 0
     ready = [cs.change_id for cs in recovery.sets] if recovery is not None else []
     if touched:
-        the_plan = plan(ctx, marks, sorted(touched), existing)
+        # Rows of marks: the batch's valid rows and one stored copy per contested event_id.
+        bound = None if recovery is not None else stats.valid + copies.contested_ids
+        the_plan = plan(ctx, marks, sorted(touched), existing, marks_bound=bound)
         ctx.echo(
             f"  touching {len(touched)} date(s); "
             f"read {len(the_plan.read)}, rewrite {len(the_plan.dts)}"
@@ -163,7 +169,7 @@ def run(ctx: JobContext) -> JobOutcome:
             committed = event_index.stored_copies(spark, settings, the_plan.dts)
             if recovery is None:
                 committed = committed.join(copies.ids, "event_id", "left_semi")
-            event_index.upsert(spark, settings, committed)
+            event_index.upsert(spark, settings, committed, buckets)
         metrics.update(_event_metrics(stats.valid, added.events, written.rows))
         metrics["repeats_suppressed"] = added.suppressed
         metrics["dates_read"] = len(the_plan.read)

@@ -73,10 +73,9 @@ def measurement_overrides(user: Sequence[str], event_log_dir: Path | None) -> li
 def _argv(name: str, lake: Path, out: Path, result: Path, overrides: Sequence[str]) -> list[str]:
     sets = [arg for o in overrides for arg in ("--set", o)]
     if name == "pipeline":
-        label = ["--label-jobs"] if any("eventLog" in o for o in overrides) else []
         return [
             "-m", "clickstream_tools.bench.pipeline_run",
-            "--lake", str(lake), "--result", str(result), *label, *sets,
+            "--lake", str(lake), "--result", str(result), *sets,
         ]  # fmt: skip
     if name in ("scan", "core", "scan_native"):
         return [

@@ -28,8 +28,11 @@ NEW, DUPLICATE, CONTESTED = "new", "duplicate", "contested"
 
 @dataclass
 class BatchCopies:
-    """The batch rows to curate, the ids they bring (cached), the stored copies they may displace
-    (user_id, event_time, dt), the count of event_ids new to the lake and the dates touched."""
+    """The batch rows to curate, the ids they bring, the stored copies they may displace
+    (user_id, event_time, dt), the count of event_ids new to the lake and the dates touched.
+
+    ids derive from a cached frame (cached, released by release()).
+    """
 
     to_curate: DataFrame
     ids: DataFrame
@@ -37,6 +40,8 @@ class BatchCopies:
     new_ids: int
     duplicate_ids: int
     dts: list[str]
+    cached: DataFrame
+    contested_ids: int = 0
 
     def marks(self) -> DataFrame:
         """(user_id, event_time) where the stored events change: new copies and displaced ones."""
@@ -46,7 +51,7 @@ class BatchCopies:
 
     def release(self) -> None:
         """Drop the cached ids."""
-        self.ids.unpersist()
+        self.cached.unpersist()
 
 
 def _stored_is_earlier(stored: DataFrame, batch: DataFrame) -> F.Column:
@@ -55,24 +60,33 @@ def _stored_is_earlier(stored: DataFrame, batch: DataFrame) -> F.Column:
 
 
 def classify(
-    ctx: JobContext, new: DataFrame, valid_dts: list[str], indexed: bool, *, has_rows: bool = True
+    ctx: JobContext,
+    new: DataFrame,
+    valid_dts: list[str],
+    indexed: bool,
+    *,
+    has_rows: bool = True,
+    buckets: set[int] | None = None,
 ) -> BatchCopies:
     """Split the batch's valid rows (new) by the event_id index; indexed=False: nothing stored.
 
     has_rows=False: the batch has no valid rows of its own (only rows re-read by recovery).
+    buckets: every index bucket of new's event_ids, when known (else collected from new).
+    One action classifies the batch: the counts by kind, the stored dates of contested copies
+    and the batch dates of the copies to curate come from one small aggregation of the cached
+    classification.
     """
     spark, settings = ctx.spark, ctx.settings
     earliest = F.min(F.struct("ingested_at", "source_file")).alias("k")
-    keys = (
-        new.groupBy("event_id").agg(earliest).select("event_id", "k.ingested_at", "k.source_file")
-    )
+    keys = new.groupBy("event_id").agg(earliest, F.collect_set(PARTITION_COLUMN).alias("batch_dts"))
+    keys = keys.select("event_id", "k.ingested_at", "k.source_file", "batch_dts")
     empty_displaced = spark.createDataFrame([], "user_id string, event_time timestamp, dt string")
     if not indexed:
         ids = keys.select("event_id").persist()
         count = ids.count() if has_rows else 0
-        return BatchCopies(new, ids, empty_displaced, count, 0, valid_dts)
+        return BatchCopies(new, ids, empty_displaced, count, 0, valid_dts, ids)
     keys = keys.withColumn(event_index.BUCKET, event_index.bucket_of(F.col("event_id")))
-    stored = event_index.lookup(spark, settings, keys).alias("s")
+    stored = event_index.lookup(spark, settings, keys, buckets).alias("s")
     batch = keys.alias("b")
     kind = (
         F.when(F.col("s.event_id").isNull(), F.lit(NEW))
@@ -82,18 +96,27 @@ def classify(
     classified = (
         batch.join(stored, F.col("b.event_id") == F.col("s.event_id"), "left")
         .select(
-            F.col("b.event_id").alias("event_id"), kind.alias("kind"), F.col("s.dt").alias("dt")
+            F.col("b.event_id").alias("event_id"),
+            kind.alias("kind"),
+            F.col("s.dt").alias("dt"),
+            F.col("b.batch_dts").alias("batch_dts"),
         )
         .persist()
     )
-    summary = classified.groupBy("kind", PARTITION_COLUMN).count().collect()
+    # Per (kind, stored dt, batch dt): the event_ids counted once each (at their first batch dt).
+    exploded = classified.select("kind", "dt", F.posexplode("batch_dts").alias("pos", "batch_dt"))
+    summary = (
+        exploded.groupBy("kind", "dt", "batch_dt")
+        .agg(F.sum((F.col("pos") == 0).cast("int")).alias("ids"))
+        .collect()
+    )
     counts = {
-        k: sum(r["count"] for r in summary if r["kind"] == k) for k in (NEW, DUPLICATE, CONTESTED)
+        k: sum(r["ids"] for r in summary if r["kind"] == k) for k in (NEW, DUPLICATE, CONTESTED)
     }
     contested = classified.where(F.col("kind") == CONTESTED)
-    contested_dts = sorted({r[PARTITION_COLUMN] for r in summary if r["kind"] == CONTESTED})
-    ids = classified.where(F.col("kind") != DUPLICATE).select("event_id").persist()
-    ids.count()  # materialized before classified is released
+    contested_dts = sorted({r["dt"] for r in summary if r["kind"] == CONTESTED})
+    curated_dts = {r["batch_dt"] for r in summary if r["kind"] != DUPLICATE}
+    ids = classified.where(F.col("kind") != DUPLICATE).select("event_id")
     to_curate = new.join(ids, "event_id", "left_semi")
     displaced = empty_displaced
     if contested_dts:
@@ -105,13 +128,13 @@ def classify(
         displaced = stored_rows.join(contested.select("event_id"), "event_id", "left_semi").drop(
             "event_id"
         )
-    dts = {r[PARTITION_COLUMN] for r in to_curate.select(PARTITION_COLUMN).distinct().collect()}
-    classified.unpersist()
     return BatchCopies(
         to_curate,
         ids,
         displaced,
         counts[NEW],
         counts[DUPLICATE],
-        sorted(dts | set(contested_dts)),
+        sorted(curated_dts | set(contested_dts)),
+        classified,
+        counts[CONTESTED],
     )

@@ -46,6 +46,17 @@ def bucket_of(event_id: Column) -> Column:
     return F.pmod(F.xxhash64(event_id), F.lit(BUCKETS)).cast("int")
 
 
+def bucket_bit(column: str) -> Column:
+    """1 << (the bucket of the event_id in column), a long: bit_or over rows gives their buckets."""
+    return F.expr(f"shiftleft(1L, CAST(pmod(xxhash64(`{column}`), {BUCKETS}) AS INT))")
+
+
+def buckets_of_mask(mask: int) -> set[int]:
+    """The buckets set in a mask of bit_or(1 << bucket) (a signed 64-bit long)."""
+    mask &= (1 << BUCKETS) - 1
+    return {b for b in range(BUCKETS) if mask >> b & 1}
+
+
 def _path(settings: Settings) -> str:
     return settings.path(LOCATION)
 
@@ -100,20 +111,28 @@ def read_buckets(spark: SparkSession, settings: Settings, buckets: set[int] | No
     return reader.parquet(*paths)
 
 
-def lookup(spark: SparkSession, settings: Settings, ids: DataFrame) -> DataFrame:
-    """The index rows of the event_ids in ids (a frame with event_id and bucket columns)."""
-    buckets = {r[BUCKET] for r in ids.select(BUCKET).distinct().collect()}
+def lookup(
+    spark: SparkSession, settings: Settings, ids: DataFrame, buckets: set[int] | None = None
+) -> DataFrame:
+    """The index rows of the event_ids in ids (a frame with event_id and bucket columns); buckets,
+    when given, holds every bucket of ids (else they are collected from ids)."""
+    if buckets is None:
+        buckets = {r[BUCKET] for r in ids.select(BUCKET).distinct().collect()}
     return read_buckets(spark, settings, buckets).join(
         ids.select("event_id"), "event_id", "left_semi"
     )
 
 
-def upsert(spark: SparkSession, settings: Settings, rows: DataFrame) -> None:
+def upsert(
+    spark: SparkSession, settings: Settings, rows: DataFrame, buckets: set[int] | None = None
+) -> None:
     """Replace the index rows of rows' event_ids with rows (event_id, ingested_at, source_file,
-    dt), rewriting only the buckets they fall in."""
+    dt), rewriting only the buckets they fall in; buckets, when given, holds every bucket of rows
+    (else they are collected from rows)."""
     rows = rows.select(*COLUMNS).withColumn(BUCKET, bucket_of(F.col("event_id"))).persist()
     try:
-        buckets = {r[BUCKET] for r in rows.select(BUCKET).distinct().collect()}
+        if buckets is None:
+            buckets = {r[BUCKET] for r in rows.select(BUCKET).distinct().collect()}
         if not buckets:
             return
         kept = read_buckets(spark, settings, buckets).join(rows, "event_id", "left_anti")

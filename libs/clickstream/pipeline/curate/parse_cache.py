@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 from clickstream.config import Settings
 from clickstream.firehose_reader import misfit_counts, read_firehose
 from clickstream.pipeline.context import JobContext
+from clickstream.pipeline.curate import event_index
 from clickstream.raw_objects import RawObject
 from clickstream.tables import PARTITION_COLUMN
 from clickstream.transforms import local_date
@@ -60,14 +61,16 @@ def cached_parse(ctx: JobContext, objects: list[RawObject], *, by_event_id: bool
 
 @dataclass(frozen=True)
 class ParseStats:
-    """Records read, rejected records by reason, valid records and the dates they fall on, and
-    per promoted field the valid records whose value did not fit its type."""
+    """Records read, rejected records by reason, valid records and the dates they fall on, per
+    promoted field the valid records whose value did not fit its type, and the event_id index
+    buckets of the valid records' event_ids."""
 
     read: int
     rejected_by_reason: dict[str, int]
     valid: int
     valid_dts: list[str]
     misfits: dict[str, int] = field(default_factory=dict)
+    buckets: frozenset[int] = frozenset()
 
     @property
     def rejected(self) -> int:
@@ -75,26 +78,30 @@ class ParseStats:
 
 
 def parse_stats(parsed: DataFrame, promoted: Mapping[str, str]) -> ParseStats:
-    """Count the cached parse by reason and valid date, and the promoted fields' misfits, in one
-    aggregation.
+    """Count the cached parse by reason and valid date, the promoted fields' misfits, and collect
+    the index buckets of the valid event_ids (a 64-bit mask per group), in one aggregation.
 
     It also materializes the cache, after which dedup can see its partitioning by event_id.
     """
     misfits = misfit_counts(promoted)
-    stats = parsed.groupBy("reason", PARTITION_COLUMN).agg(F.count("*").alias("n"), *misfits)
+    bit = event_index.bucket_bit("event_id")
+    mask = F.bit_or(F.when(F.col("reason").isNull(), bit)).alias("buckets")
+    stats = parsed.groupBy("reason", PARTITION_COLUMN).agg(F.count("*").alias("n"), mask, *misfits)
     counts: dict[str | None, int] = {}
     misfit_totals = dict.fromkeys(promoted, 0)
     valid_dts = []
+    buckets: set[int] = set()
     for row in stats.collect():
         counts[row["reason"]] = counts.get(row["reason"], 0) + row["n"]
         if row["reason"] is None:
             valid_dts.append(row[PARTITION_COLUMN])
+            buckets |= event_index.buckets_of_mask(row["buckets"] or 0)
             for name in promoted:
                 misfit_totals[name] += row[f"misfit_{name}"] or 0
     read = sum(counts.values())
     valid = counts.pop(None, 0)
     rejected = {str(reason): n for reason, n in sorted(counts.items())}
-    return ParseStats(read, rejected, valid, sorted(valid_dts), misfit_totals)
+    return ParseStats(read, rejected, valid, sorted(valid_dts), misfit_totals, frozenset(buckets))
 
 
 def no_events(ctx: JobContext) -> DataFrame:

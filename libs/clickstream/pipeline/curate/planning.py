@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
+from clickstream.pipeline import local_ranges
 from clickstream.pipeline.context import JobContext
 from clickstream.pipeline.curate.partitions import partition_dts
 from clickstream.pipeline.curate.repeat_suppression import SUPPRESSED
@@ -58,9 +60,21 @@ class Plan:
             self.ranges.unpersist()
 
 
-def plan(ctx: JobContext, new: DataFrame, new_dts: list[str], existing: Existing) -> Plan:
+def plan(
+    ctx: JobContext,
+    new: DataFrame,
+    new_dts: list[str],
+    existing: Existing,
+    *,
+    marks_bound: int | None = None,
+) -> Plan:
     """The ranges around new (user_id, event_time: where stored events change) and the dates
     they need.
+
+    marks_bound: an upper bound of new's rows, when known. With it at most
+    plan_on_driver_max_rows, new and the stored events of its users are collected and the
+    ranges computed on the driver (clickstream.pipeline.local_ranges), as long as the stored
+    rows stay under that bound too; otherwise with Spark. Both give the same ranges.
 
     Stored events within one lookback of a new event lie on its date or the next or previous
     one; dates are added only while a touched session, an activity or a range's context reaches
@@ -74,13 +88,23 @@ def plan(ctx: JobContext, new: DataFrame, new_dts: list[str], existing: Existing
     read = {_shift(d, k) for d in new_dts for k in (-1, 0, 1)} & stored_dts
     if not read:
         return Plan(new_dts, [], None)
+    limit = settings.plan_on_driver_max_rows
+    marks: list[tuple[str, int]] | None = None
+    if marks_bound is not None and marks_bound <= limit:
+        micros = F.unix_micros("event_time")
+        marks = [(r[0], r[1]) for r in new.select("user_id", micros).collect()]
     users = new.select("user_id").distinct()
     forward_steps = 0
     while True:
         stored = read_table(spark, settings.lake, EVENTS, sorted(read))
-        stored = stored.join(users, "user_id", "left_semi")
-        ranges = touched_ranges(new, stored, lookback).persist()
-        covered, needed = range_dates(ranges, settings.timezone, lookback)
+        found = None if marks is None else _plan_on_driver(ctx, marks, stored, lookback)
+        if found is None:
+            marks = None  # too many stored rows: Spark from now on
+            stored = stored.join(users, "user_id", "left_semi")
+            ranges = touched_ranges(new, stored, lookback).persist()
+            covered, needed = range_dates(ranges, settings.timezone, lookback)
+        else:
+            ranges, covered, needed = found
         more = (needed & stored_dts) - read
         if not more:
             return Plan(sorted(covered), sorted(read), ranges)
@@ -92,6 +116,26 @@ def plan(ctx: JobContext, new: DataFrame, new_dts: list[str], existing: Existing
                 # the next date: read every later stored date in one step, not date by date.
                 more |= {d for d in stored_dts if d > max(read)}
         read |= more
+
+
+def _plan_on_driver(
+    ctx: JobContext, marks: list[tuple[str, int]], stored: DataFrame, lookback: int
+) -> tuple[DataFrame, set[str], set[str]] | None:
+    """The ranges, covered and needed dates from the collected marks and the stored events of
+    their users; None when those stored events exceed plan_on_driver_max_rows."""
+    spark, limit = ctx.spark, ctx.settings.plan_on_driver_max_rows
+    users = spark.createDataFrame(sorted({u for u, _ in marks}), "string").toDF("user_id")
+    rows = (
+        stored.join(F.broadcast(users), "user_id", "left_semi")
+        .select("user_id", F.unix_micros("event_time"), "session_id")
+        .limit(limit + 1)
+        .collect()
+    )
+    if len(rows) > limit:
+        return None
+    ranges = local_ranges.touched_ranges(marks, [(r[0], r[1], r[2]) for r in rows], lookback)
+    covered, needed = local_ranges.range_dates(ranges, ctx.settings.timezone, lookback)
+    return local_ranges.ranges_frame(spark, ranges), covered, needed
 
 
 def _shift(dt: str, days: int) -> str:
