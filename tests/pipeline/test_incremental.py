@@ -32,8 +32,15 @@ def event_ids(spark: SparkSession, root: Path, objects: list[Path]) -> set[str]:
     return {r[0] for r in valid.select("event_id").collect()}
 
 
-@pytest.mark.parametrize("table_format", ["parquet", "delta"])
-@pytest.mark.parametrize("variant", ["seoul_with_repeat_window"])
+@pytest.mark.parametrize(
+    ("variant", "table_format", "planning"),
+    [
+        ("seoul_with_repeat_window", "parquet", []),
+        ("seoul_with_repeat_window", "delta", []),
+        # every batch's ranges planned by Spark instead of on the driver
+        ("seoul_with_repeat_window", "parquet", ["plan_on_driver_max_rows=0"]),
+    ],
+)
 def test_batches_give_exactly_the_full_run(
     spark: SparkSession,
     sample_lake: Path,
@@ -41,6 +48,7 @@ def test_batches_give_exactly_the_full_run(
     tmp_path: Path,
     variant: str,
     table_format: str,
+    planning: list[str],
     make_frame: Callable[..., DataFrame],
     assert_frames_equal: Callable[..., None],
 ) -> None:
@@ -53,7 +61,9 @@ def test_batches_give_exactly_the_full_run(
     # WHEN the objects arrive batch by batch, the pipeline running after each
     lake = tmp_path / "incremental"
     ih.copy_reference(sample_lake, lake)
-    incremental = ih.lake_settings(lake, [*ih.VARIANTS[variant], f"table_format={table_format}"])
+    incremental = ih.lake_settings(
+        lake, [*ih.VARIANTS[variant], f"table_format={table_format}", *planning]
+    )
     dates_recomputed = 0
     for batch in batches:
         ih.copy_objects(batch, sample_lake, lake)
