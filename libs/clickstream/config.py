@@ -237,6 +237,8 @@ def _validate_performance(values: dict[str, Any]) -> None:
             f"plan_on_driver_max_rows={value!r}: expected a whole number >= 0, e.g. 200000 "
             "(0 plans every batch with Spark)"
         )
+    if not isinstance(values["glue_single_job"], bool):
+        raise ConfigError(f"glue_single_job={values['glue_single_job']!r}: expected true or false")
 
 
 # The largest bookmark lookback: 1,000 years of hours (reaches any lake's first hour).

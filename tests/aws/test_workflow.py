@@ -187,3 +187,60 @@ def test_a_changed_cron_is_updated_in_place() -> None:
     # AND an unchanged, active trigger makes no call
     same = _GlueWithUpdateTrigger({**current, "Schedule": "cron(30 * * * ? *)"})
     assert ensure_trigger(same, wanted) == "unchanged" and same.calls == []
+
+
+PIPELINE_JOB = glue_job_name("dev", "pipeline")
+
+
+def _glue_jobs() -> dict[str, dict[str, Any]]:
+    glue = boto3.client("glue")
+    return {j["Name"]: j for j in glue.get_jobs()["Jobs"]}
+
+
+def test_glue_single_job_deploys_one_job_the_schedule_starts(
+    artifacts: Artifacts, buckets: list[str]
+) -> None:
+    # GIVEN glue_single_job WHEN deploy runs
+    single = load_settings("dev", [*ISSUE_OVERRIDES, "glue_single_job=true"])
+    _deploy(single, artifacts)
+    # THEN one Glue job runs jobs/pipeline.py, one run at a time
+    jobs = _glue_jobs()
+    assert list(jobs) == [PIPELINE_JOB]
+    command = jobs[PIPELINE_JOB]["Command"]["ScriptLocation"]
+    assert command.endswith("/jobs/pipeline.py")
+    assert jobs[PIPELINE_JOB]["ExecutionProperty"]["MaxConcurrentRuns"] == 1
+    # AND the workflow's only trigger starts it every hour
+    triggers = _triggers()
+    assert list(triggers) == ["clickstream-dev-start-pipeline"]
+    start = triggers["clickstream-dev-start-pipeline"]
+    assert (start["Type"], start["Schedule"]) == ("SCHEDULED", "cron(0 * * * ? *)")
+    assert [a["JobName"] for a in start["Actions"]] == [PIPELINE_JOB]
+
+
+def test_switching_to_a_single_job_removes_the_chain_and_redeploys_stable(
+    settings: Settings, artifacts: Artifacts, buckets: list[str]
+) -> None:
+    # GIVEN an environment deployed with four jobs chained by triggers
+    _deploy(settings, artifacts)
+    # WHEN it is deployed again with glue_single_job
+    single = load_settings("dev", [*ISSUE_OVERRIDES, "glue_single_job=true"])
+    plan = _deploy(single, artifacts)
+    # THEN the chain's triggers are deleted and one start trigger starts the pipeline job
+    deleted = sorted(a.target for a in plan.actions if a.status == "deleted")
+    assert deleted == [
+        "clickstream-dev-after-curate-events",
+        "clickstream-dev-after-load-titles",
+        "clickstream-dev-start",
+    ]
+    triggers = _triggers()
+    assert list(triggers) == ["clickstream-dev-start-pipeline"]
+    start = triggers["clickstream-dev-start-pipeline"]
+    assert [a["JobName"] for a in start["Actions"]] == [PIPELINE_JOB]
+    # AND a further deploy changes nothing; going back to four jobs restores the chain
+    assert _deploy(single, artifacts).changes == []
+    _deploy(settings, artifacts)
+    assert sorted(_triggers()) == [
+        "clickstream-dev-after-curate-events",
+        "clickstream-dev-after-load-titles",
+        "clickstream-dev-start",
+    ]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from clickstream.pipeline import JOB_NAMES
+from clickstream.pipeline import JOB_NAMES, PIPELINE
 from clickstream.runtime import entry
 from clickstream.tables import DAILY_ACTIVE_USERS, EVENTS, SESSIONS
 from clickstream.writer import read_table, table_schema
@@ -24,8 +24,11 @@ LIBS = REPO / "libs"
 GLUE_ADAPTER = LIBS / "clickstream" / "runtime" / "glue.py"
 
 
-def test_every_pipeline_job_has_a_script() -> None:
-    assert sorted(p.stem for p in JOBS_DIR.glob("*.py")) == sorted(JOB_NAMES)
+SCRIPTS = (*JOB_NAMES, PIPELINE)
+
+
+def test_every_pipeline_job_and_the_whole_pipeline_have_a_script() -> None:
+    assert sorted(p.stem for p in JOBS_DIR.glob("*.py")) == sorted(SCRIPTS)
 
 
 def _is_main_guard(node: ast.stmt) -> bool:
@@ -35,7 +38,7 @@ def _is_main_guard(node: ast.stmt) -> bool:
     )
 
 
-@pytest.mark.parametrize("job", JOB_NAMES)
+@pytest.mark.parametrize("job", SCRIPTS)
 def test_a_script_holds_only_imports_main_and_the_main_guard(job: str) -> None:
     tree = ast.parse((JOBS_DIR / f"{job}.py").read_text(encoding="utf-8"))
     assert ast.get_docstring(tree), "a module docstring"
@@ -47,7 +50,7 @@ def test_a_script_holds_only_imports_main_and_the_main_guard(job: str) -> None:
     assert [a.arg for a in main.args.args] == ["argv"] and len(main.args.defaults) == 1
 
 
-@pytest.mark.parametrize("job", JOB_NAMES)
+@pytest.mark.parametrize("job", SCRIPTS)
 def test_importing_a_script_runs_nothing_and_main_runs_its_job(
     job: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

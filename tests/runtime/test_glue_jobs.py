@@ -13,7 +13,7 @@ from clickstream import bookmarks
 from clickstream.aws.deploy import glue_job_name
 from clickstream.config import ConfigError
 from clickstream.leases import LeaseHeld, acquire, lease_key
-from clickstream.pipeline import JOB_NAMES, runner
+from clickstream.pipeline import JOB_NAMES, PIPELINE, runner
 from clickstream.runtime.glue import glue_settings
 from clickstream.tables import DAILY_ACTIVE_USERS, EVENTS, QUARANTINE, SESSIONS, TITLES, Table
 from clickstream.writer import read_table, table_schema
@@ -169,6 +169,41 @@ def test_second_run_reads_no_new_objects_writes_nothing_and_commits_once(
         assert [c.kind for c in calls].count("job.commit") == 1, job
     # AND no Parquet file was written or rewritten
     assert glue_runs.files_after_second == glue_runs.files_after_first
+
+
+@pytest.mark.slow
+def test_the_pipeline_script_runs_every_job_in_one_glue_job_and_commits_once(
+    spark: SparkSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    assert_frames_equal: Callable[..., None],
+) -> None:
+    # GIVEN the hand-built lake and Glue (a single Glue job deployed with glue_single_job)
+    sources = lf.build_lake(tmp_path)
+    double = glue_with_lake(spark, tmp_path).install(monkeypatch)
+    # WHEN jobs/pipeline.py runs as that Glue job
+    code, calls = run_script(double, PIPELINE, glue_argv(PIPELINE, tmp_path))
+    spark.sparkContext.setLogLevel("ERROR")
+    # THEN it exits 0, with one job.init first and one job.commit last, after every write
+    kinds = [c.kind for c in calls]
+    assert code == 0
+    assert kinds[: kinds.index("job.init") + 1] == ["getResolvedOptions", "GlueContext", "job.init"]
+    assert kinds.count("job.init") == 1 and kinds.count("job.commit") == 1
+    assert kinds[-1] == "job.commit"
+    for written in WRITES.values():
+        for table, dts in written.items():
+            assert partitions(calls[-1].detail["files"], table) == dts
+    # AND it wrote what the four Glue jobs write, and every job's bookmark advanced
+    expected = {
+        EVENTS: lf.expected_events(sources),
+        SESSIONS: lf.expected_sessions(),
+        DAILY_ACTIVE_USERS: lf.EXPECTED_DAU,
+        QUARANTINE: lf.expected_quarantine(sources),
+    }
+    for table, rows in expected.items():
+        assert_frames_equal(read_table(spark, str(tmp_path), table), frame(spark, table, rows))
+    for job in JOB_NAMES:
+        assert bookmarks.show(spark, str(tmp_path), job)["processed"], job
 
 
 @pytest.fixture

@@ -40,13 +40,15 @@ from clickstream.aws.glue_catalog import (
 )
 from clickstream.aws.packaging import Artifacts, build_package
 from clickstream.aws.workflow import (
+    delete_trigger,
     ensure_trigger,
     ensure_workflow,
+    stale_trigger_names,
     trigger_definitions,
     workflow_definition,
 )
 from clickstream.config import ConfigError, Settings
-from clickstream.pipeline import JOB_NAMES
+from clickstream.pipeline import JOB_NAMES, PIPELINE
 
 GLUE_VERSION = "5.0"
 GLUE_COMMAND = "glueetl"
@@ -56,7 +58,7 @@ ACTIVE_STEP_STATES = ("PENDING", "RUNNING")
 EMR_ACTION_ON_FAILURE = "CANCEL_AND_WAIT"
 # The folder each EMR container unpacks the environment archive into (--archives ...#environment).
 EMR_ENVIRONMENT = "environment"
-CHANGED_STATUSES = ("created", "updated", "uploaded", "added", "planned")
+CHANGED_STATUSES = ("created", "updated", "uploaded", "added", "deleted", "planned")
 
 
 class DeployError(RuntimeError):
@@ -145,6 +147,12 @@ class DeployTargets:
     table_format: str = "parquet"
     titles_source: str = "csv"
     titles_glue_connection: str | None = None
+    single_job: bool = False
+
+    @property
+    def glue_jobs(self) -> tuple[str, ...]:
+        """The pipeline jobs deployed as Glue jobs: every job, or PIPELINE (glue_single_job)."""
+        return (PIPELINE,) if self.single_job else JOB_NAMES
 
     @property
     def release_uri(self) -> str:
@@ -193,6 +201,7 @@ def deploy_targets(settings: Settings, version: str = clickstream.__version__) -
         titles_glue_connection=settings.titles_jdbc_glue_connection,
         workflow_schedule=settings.values.get("glue_workflow_schedule"),
         emr_architecture=str(settings.values.get("emr_architecture") or "x86_64"),
+        single_job=bool(settings.values.get("glue_single_job")),
     )
 
 
@@ -266,10 +275,10 @@ def glue_job_definition(targets: DeployTargets, uris: Mapping[str, str], job: st
 
 
 def glue_connections(targets: DeployTargets, job: str) -> dict[str, Any]:
-    """load_titles with titles_source jdbc reaches the database through its Glue connection
-    (network, driver and credentials); no other job needs it."""
+    """load_titles (alone or in the PIPELINE job) with titles_source jdbc reaches the database
+    through its Glue connection (network, driver and credentials); no other job needs it."""
     if (
-        job != "load_titles"
+        job not in ("load_titles", PIPELINE)
         or targets.titles_source != "jdbc"
         or not targets.titles_glue_connection
     ):
@@ -462,7 +471,7 @@ def deploy(
         uri = targets.uri(artifacts.relative(path))
         record("upload", uri, "planned" if dry_run else upload(s3, path, uri))
     scripts = {path.name for path in artifacts.job_scripts}
-    for job in JOB_NAMES:
+    for job in targets.glue_jobs:
         if f"{job}.py" not in scripts:
             record("job-script", targets.uri(f"jobs/{job}.py"), "missing", f"no jobs/{job}.py")
 
@@ -473,7 +482,7 @@ def deploy(
         status = "planned" if dry_run else ensure_table(glue, database_name, table)
         record("table", f"{database_name}.{table['Name']}", status, "")
 
-    for job in JOB_NAMES:
+    for job in targets.glue_jobs:
         definition = glue_job_definition(targets, uris, job)
         status = "planned" if dry_run else ensure_job(glue, definition)
         record("glue-job", definition["Name"], status, definition["Command"]["ScriptLocation"])
@@ -483,8 +492,14 @@ def deploy(
     record(
         "workflow", workflow["Name"], status, f"MaxConcurrentRuns {workflow['MaxConcurrentRuns']}"
     )
-    job_names = {job: glue_job_name(targets.env, job) for job in JOB_NAMES}
-    for trigger in trigger_definitions(targets.env, job_names, targets.workflow_schedule):
+    job_names = {job: glue_job_name(targets.env, job) for job in targets.glue_jobs}
+    triggers = trigger_definitions(targets.env, job_names, targets.workflow_schedule)
+    # Triggers of the other layout (four jobs <-> one) would start jobs this one does not use:
+    # deleted before this layout's are made, so the two never both start a run.
+    for name in [] if dry_run else stale_trigger_names(targets.env, {t["Name"] for t in triggers}):
+        if delete_trigger(glue, name) == "deleted":
+            record("trigger", name, "deleted", "not part of this layout")
+    for trigger in triggers:
         status = "planned" if dry_run else ensure_trigger(glue, trigger)
         record("trigger", trigger["Name"], status, trigger["Description"])
 

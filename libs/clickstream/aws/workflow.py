@@ -10,6 +10,10 @@ Per environment, deploy creates (or updates) a workflow `clickstream-<env>` with
   sessions and daily active users. A failed job stops the chain there.
 
 Every trigger is created activated (StartOnCreation), and a deactivated one is started again.
+
+With glue_single_job, job_names holds the one PIPELINE job: its start trigger,
+`clickstream-<env>-start-pipeline`, starts it, and there are no conditional triggers (the job
+runs every step in order itself). Deploy deletes the triggers of the other layout first.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from clickstream.aws.glue_catalog import _same
-from clickstream.pipeline import JOB_NAMES, UPSTREAM_JOB
+from clickstream.pipeline import JOB_NAMES, PIPELINE, UPSTREAM_JOB
 
 MAX_CONCURRENT_RUNS = 1
 # Trigger fields UpdateTrigger can change; Type and WorkflowName it cannot (delete, then create).
@@ -48,9 +52,9 @@ def trigger_definitions(
     job_names maps a pipeline job to its Glue job name.
     """
     workflow = workflow_name(env)
-    roots = [job for job in JOB_NAMES if job not in UPSTREAM_JOB]
+    roots = [job for job in job_names if job not in UPSTREAM_JOB]
     start: dict[str, Any] = {
-        "Name": f"{workflow}-start",
+        "Name": start_trigger_name(env, job_names),
         "WorkflowName": workflow,
         "Type": "SCHEDULED" if schedule else "ON_DEMAND",
         "Description": f"starts {', '.join(roots)}"
@@ -61,8 +65,8 @@ def trigger_definitions(
         start["Schedule"] = schedule
         start["StartOnCreation"] = True
     triggers = [start]
-    for upstream in JOB_NAMES:
-        downstream = [job for job in JOB_NAMES if UPSTREAM_JOB.get(job) == upstream]
+    for upstream in job_names:
+        downstream = [job for job in job_names if UPSTREAM_JOB.get(job) == upstream]
         if not downstream:
             continue
         triggers.append(
@@ -139,3 +143,27 @@ def ensure_trigger(glue: Any, definition: Mapping[str, Any]) -> str:
         glue.start_trigger(Name=name)
         status = "updated"
     return status
+
+
+def start_trigger_name(env: str, job_names: Mapping[str, str]) -> str:
+    """clickstream-<env>-start, or clickstream-<env>-start-pipeline for the single job."""
+    return f"{workflow_name(env)}-start" + ("-pipeline" if PIPELINE in job_names else "")
+
+
+def stale_trigger_names(env: str, wanted: set[str]) -> list[str]:
+    """The triggers either layout (four jobs, or the single job) may have created that are not
+    wanted now."""
+    workflow = workflow_name(env)
+    every = {f"{workflow}-after-{job.replace('_', '-')}" for job in JOB_NAMES}
+    every |= {f"{workflow}-start", f"{workflow}-start-pipeline"}
+    return sorted(every - wanted)
+
+
+def delete_trigger(glue: Any, name: str) -> str:
+    """Delete a trigger; returns deleted, or absent when there is none."""
+    try:
+        glue.get_trigger(Name=name)
+    except glue.exceptions.EntityNotFoundException:
+        return "absent"
+    glue.delete_trigger(Name=name)
+    return "deleted"

@@ -8,6 +8,10 @@ JOB_NAMES: tuple[str, ...] = (
     "daily_active_users",
 )
 
+# The script that runs every job above in order in one application (jobs/pipeline.py): one
+# Glue job per pipeline with glue_single_job, or one EMR step / local run of the whole pipeline.
+PIPELINE = "pipeline"
+
 # The job each job reads from and so waits for (the Glue workflow's conditional triggers and
 # the EMR step order follow it): titles -> events -> sessions and daily active users.
 UPSTREAM_JOB: dict[str, str] = {

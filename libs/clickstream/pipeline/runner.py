@@ -18,7 +18,7 @@ from clickstream.config import ConfigError, Settings
 from clickstream.lake_rules import check_rules
 from clickstream.leases import Leases, acquire_all, check_free
 from clickstream.pipeline import DELTA_WRITES, JOB_NAMES, leases_of
-from clickstream.pipeline.context import JobContext, JobOutcome
+from clickstream.pipeline.context import Inputs, JobContext, JobOutcome
 from clickstream.promoted_fields import check_promoted
 from clickstream.spark import catalog_dir, get_spark
 from clickstream.state_store import StateStore, store_for, write_pointer
@@ -82,8 +82,12 @@ def run_pipeline(
     *,
     spark: SparkSession | None = None,
     echo: Callable[[str], None] = print,
+    inputs: Inputs | None = None,
 ) -> dict[str, Any]:
-    """Run the jobs in order and return (and store under the lake) the run summary."""
+    """Run the jobs in order and return (and store under the lake) the run summary.
+
+    inputs: how jobs select their inputs (default: the project's bookmark store; Glue passes its
+    adapter's)."""
     names = resolve_jobs(jobs)
     started = datetime.now(UTC)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
@@ -97,7 +101,7 @@ def run_pipeline(
     results: dict[str, Any] = {}
     try:
         spark = spark or get_spark(settings)
-        ctx = JobContext(spark, settings, echo)
+        ctx = JobContext(spark, settings, echo, inputs)
         echo(f"clickstream run {run_id}: env={settings.env} lake={settings.lake}")
         if settings.catalog == "hive" and settings.spark_master:
             echo(f"  catalog: embedded Derby metastore in {catalog_dir(settings)}")

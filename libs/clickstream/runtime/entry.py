@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from clickstream.config import ConfigError, load_settings
 from clickstream.config_args import add_env_args
-from clickstream.pipeline import JOB_NAMES
+from clickstream.pipeline import JOB_NAMES, PIPELINE
 
 GLUE_MARKER = "--JOB_NAME"
 
@@ -30,9 +30,10 @@ def build_parser(job: str) -> argparse.ArgumentParser:
 
 
 def run_entry(job: str, argv: Sequence[str] | None = None) -> int:
-    """Run one pipeline job on Glue (--JOB_NAME given) or as an EMR step / local run; exit code."""
-    if job not in JOB_NAMES:
-        raise ValueError(f"unknown job {job!r}; jobs are: {', '.join(JOB_NAMES)}")
+    """Run one pipeline job (or every job: PIPELINE) on Glue (--JOB_NAME given) or as an EMR
+    step / local run; the exit code."""
+    if job not in (*JOB_NAMES, PIPELINE):
+        raise ValueError(f"unknown job {job!r}; jobs are: {', '.join(JOB_NAMES)}, {PIPELINE}")
     args = list(sys.argv[1:] if argv is None else argv)
     if is_glue_run(args):
         from clickstream.runtime.glue import run_glue_job
@@ -42,7 +43,8 @@ def run_entry(job: str, argv: Sequence[str] | None = None) -> int:
 
 
 def run_spark_job(job: str, argv: Sequence[str]) -> int:
-    """EMR or local: settings from --env/--set, the active or a new SparkSession, one job run.
+    """EMR or local: settings from --env/--set, the active or a new SparkSession, one job run
+    (every job in order for PIPELINE).
 
     The project's bookmark store under the lake root decides which inputs are new. Config errors
     print one line naming the key and return 2, before Spark starts.
@@ -54,7 +56,7 @@ def run_spark_job(job: str, argv: Sequence[str]) -> int:
         settings = load_settings(args.env, args.overrides)
         from clickstream.pipeline.runner import run_pipeline
 
-        run_pipeline(settings, [job])
+        run_pipeline(settings, [] if job == PIPELINE else [job])
     except ConfigError as exc:
         print(f"{job}: config error: {exc}", file=sys.stderr)
         return 2

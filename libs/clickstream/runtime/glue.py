@@ -109,14 +109,34 @@ class GlueInputs:
 
 
 def run_glue_job(job: str, argv: Sequence[str]) -> int:
-    """Run one pipeline job as an AWS Glue job; job.commit() only after it succeeded."""
+    """Run one pipeline job (every job for PIPELINE) as an AWS Glue job; job.commit() only
+    after it succeeded."""
     from awsglue.context import GlueContext
     from awsglue.job import Job
     from pyspark.context import SparkContext
 
     from clickstream.lake_rules import check_rules
-    from clickstream.pipeline.runner import acquire_job_leases, resolve_jobs, run_job
+    from clickstream.pipeline import PIPELINE
+    from clickstream.pipeline.runner import (
+        acquire_job_leases,
+        resolve_jobs,
+        run_job,
+        run_pipeline,
+    )
 
+    if job == PIPELINE:
+        args, settings = glue_settings(argv)
+        check_rules(settings)  # before Spark starts; run_pipeline takes each job's leases
+        glue_context = GlueContext(SparkContext.getOrCreate())
+        spark = glue_context.spark_session
+        glue_job = Job(glue_context)
+        glue_job.init(args["JOB_NAME"], args)
+        apply_sql_conf(spark, settings)
+        inputs = GlueInputs(glue_context, settings)
+        summary = run_pipeline(settings, spark=spark, inputs=inputs)
+        glue_job.commit()  # only once every job succeeded
+        print(json.dumps({"glue_job": args["JOB_NAME"], **summary["totals"]}, default=str))
+        return 0
     resolve_jobs([job])
     args, settings = glue_settings(argv)
     # As every run does: the lake's pinned rules and the job's leases, before Spark starts.
