@@ -87,7 +87,7 @@ def _tear_quarantine(spark: Any, settings: Settings, *_: Any) -> None:
     raise SimulatedCrash("quarantine partition torn")
 
 
-def _tear_the_index(spark: Any, settings: Settings, rows: Any) -> None:
+def _tear_the_index(spark: Any, settings: Settings, *_: Any) -> None:
     """The index lost a bucket while its buckets were replaced."""
     buckets = sorted((Path(settings.path(event_index.LOCATION))).glob("bucket=*"))
     shutil.rmtree(buckets[0])

@@ -108,7 +108,13 @@ def run(ctx: JobContext) -> JobOutcome:
     # The parse's buckets hold every event_id of the batch unless recovery re-read rows.
     buckets = set(stats.buckets) if recovery is None else None
     copies = classify(
-        ctx, new, stats.valid_dts, indexed, has_rows=bool(stats.valid), buckets=buckets
+        ctx,
+        new,
+        stats.valid_dts,
+        indexed,
+        has_rows=bool(stats.valid),
+        buckets=buckets,
+        rows=stats.valid if recovery is None else None,
     )
     ctx.echo(
         f"  {stats.valid} valid record(s): {copies.new_ids} new event_id(s), "
@@ -130,7 +136,9 @@ def run(ctx: JobContext) -> JobOutcome:
     if touched:
         # Rows of marks: the batch's valid rows and one stored copy per contested event_id.
         bound = None if recovery is not None else stats.valid + copies.contested_ids
-        the_plan = plan(ctx, marks, sorted(touched), existing, marks_bound=bound)
+        the_plan = plan(
+            ctx, marks, sorted(touched), existing, marks_bound=bound, mark_rows=copies.mark_rows
+        )
         ctx.echo(
             f"  touching {len(touched)} date(s); "
             f"read {len(the_plan.read)}, rewrite {len(the_plan.dts)}"

@@ -112,14 +112,21 @@ def read_buckets(spark: SparkSession, settings: Settings, buckets: set[int] | No
 
 
 def lookup(
-    spark: SparkSession, settings: Settings, ids: DataFrame, buckets: set[int] | None = None
+    spark: SparkSession,
+    settings: Settings,
+    ids: DataFrame,
+    buckets: set[int] | None = None,
+    *,
+    small: bool = False,
 ) -> DataFrame:
     """The index rows of the event_ids in ids (a frame with event_id and bucket columns); buckets,
-    when given, holds every bucket of ids (else they are collected from ids)."""
+    when given, holds every bucket of ids (else they are collected from ids); small: ids is a
+    small local frame, broadcast to the index's buckets."""
     if buckets is None:
         buckets = {r[BUCKET] for r in ids.select(BUCKET).distinct().collect()}
+    wanted = ids.select("event_id")
     return read_buckets(spark, settings, buckets).join(
-        ids.select("event_id"), "event_id", "left_semi"
+        F.broadcast(wanted) if small else wanted, "event_id", "left_semi"
     )
 
 

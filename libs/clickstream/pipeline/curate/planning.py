@@ -67,6 +67,7 @@ def plan(
     existing: Existing,
     *,
     marks_bound: int | None = None,
+    mark_rows: list[tuple[str, int]] | None = None,
 ) -> Plan:
     """The ranges around new (user_id, event_time: where stored events change) and the dates
     they need.
@@ -75,6 +76,7 @@ def plan(
     plan_on_driver_max_rows, new and the stored events of its users are collected and the
     ranges computed on the driver (clickstream.pipeline.local_ranges), as long as the stored
     rows stay under that bound too; otherwise with Spark. Both give the same ranges.
+    mark_rows: new's rows as (user_id, event_time in unix microseconds), already collected.
 
     Stored events within one lookback of a new event lie on its date or the next or previous
     one; dates are added only while a touched session, an activity or a range's context reaches
@@ -89,8 +91,8 @@ def plan(
     if not read:
         return Plan(new_dts, [], None)
     limit = settings.plan_on_driver_max_rows
-    marks: list[tuple[str, int]] | None = None
-    if marks_bound is not None and marks_bound <= limit:
+    marks: list[tuple[str, int]] | None = mark_rows
+    if marks is None and marks_bound is not None and marks_bound <= limit:
         micros = F.unix_micros("event_time")
         marks = [(r[0], r[1]) for r in new.select("user_id", micros).collect()]
     users = new.select("user_id").distinct()
