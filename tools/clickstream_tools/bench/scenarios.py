@@ -65,6 +65,7 @@ def _row(m: Measurement) -> dict[str, Any]:
         "start_seconds": m.result.get("start_seconds"),
         "process_seconds": m.process_seconds if m.ok else None,
         "jobs": m.result.get("jobs"),
+        "spark_jobs": m.result.get("spark_jobs"),
         "records_read": m.result.get("records_read"),
         "load_before": list(m.load_before),
         "error": m.error,
@@ -187,30 +188,45 @@ def targets(
     return rows
 
 
+def spark_jobs_line(spark_jobs: dict[str, dict[str, int]] | None) -> str:
+    """Spark jobs (stages run) per pipeline job, e.g. 'curate_events 34 (34)', or '-'."""
+    if not spark_jobs:
+        return "-"
+    return ", ".join(f"{job} {n['jobs']} ({n['stages_run']})" for job, n in spark_jobs.items())
+
+
 def render_scenarios(hist: dict[str, Any] | None, small: dict[str, Any] | None) -> str:
-    """The scenario runs as a table: seconds of each run (work alone, Spark start apart)."""
+    """The scenario runs as a table: seconds of each run (work alone, Spark start apart) and its
+    Spark jobs; then the Spark jobs (and stages run) of each pipeline job of the hourly runs."""
     header = (
         f"{'scenario':<40}{'seconds':>9}{'start s':>9}{'process s':>11}{'records':>10}"
-        f"{'load 1m':>9}"
+        f"{'spark jobs':>12}{'load 1m':>9}"
     )
     lines = [header, "-" * len(header)]
+    hourly: list[str] = []
 
     def row(label: str, r: dict[str, Any]) -> None:
         if not r["ok"]:
             lines.append(f"{label:<40}  FAILED: {r['error']}"[:200])
             return
+        jobs = sum(n["jobs"] for n in (r.get("spark_jobs") or {}).values())
         lines.append(
             f"{label:<40}{r['seconds']:>9.1f}{r['start_seconds'] or 0:>9.1f}"
             f"{r.get('process_seconds') or 0:>11.1f}{r['records_read'] or 0:>10,}"
-            f"{r['load_before'][0]:>9.2f}"
+            f"{jobs or '-':>12}{r['load_before'][0]:>9.2f}"
         )
 
     for size, runs in sorted((hist or {}).get("sizes", {}).items(), key=lambda kv: int(kv[0])):
         for step, r in runs.items():
             row(f"history {int(size):,} objects: {step}", r)
+            if step == "hourly" and r["ok"]:
+                hourly.append(
+                    f"Spark jobs (stages run) of the hourly run, {int(size):,} objects: "
+                    + spark_jobs_line(r.get("spark_jobs"))
+                )
     for objects, r in sorted((small or {}).get("objects", {}).items(), key=lambda kv: int(kv[0])):
         row(f"{small['events']:,} events in {int(objects):,} objects", r)  # type: ignore[index]
-    return "\n".join(lines)
+    return "\n".join([*lines, *hourly])
 
 
 def render_targets(rows: list[tuple[str, float | None, str]]) -> str:
