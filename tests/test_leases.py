@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from clickstream.leases import LeaseHeld, LeaseLost, acquire, acquire_all, lease_key
-from clickstream.pipeline import leases_of
+from clickstream.pipeline import JOB_NAMES, WRITES, leases_of, writers_of
+from clickstream.tables import ALL_TABLES, DELTA_CAPABLE
 
 
 def _later(minutes: float) -> datetime:
@@ -141,3 +142,19 @@ def test_load_titles_rewrites_stored_events_so_it_waits_for_a_running_curate(
         acquire(str(tmp_path), "curate_events", stale_minutes=20)
     titles.release()
     assert list((tmp_path / "_state" / "leases").iterdir()) == []
+
+
+def test_leases_follow_the_tables_each_job_writes() -> None:
+    # GIVEN the tables each job writes
+    tables = {t.name for t in ALL_TABLES}
+    # THEN every table has a writer, and no job names a table that does not exist
+    assert {name for names in WRITES.values() for name in names} == tables
+    # AND two jobs that write one table hold each other's lease (edge case: load_titles rewrites
+    # stored events, so it and curate_events exclude each other whichever starts first)
+    for job in JOB_NAMES:
+        for other in JOB_NAMES:
+            shares = bool(set(WRITES[job]) & set(WRITES[other]))
+            assert (other in leases_of(job)) == shares, (job, other)
+    assert leases_of("build_sessions") == ("build_sessions",)
+    # AND maintain, which rewrites every Delta table, holds the lease of each job writing one
+    assert writers_of(DELTA_CAPABLE) == JOB_NAMES

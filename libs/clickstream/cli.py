@@ -171,9 +171,10 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
 
 def _cmd_maintain(args: argparse.Namespace) -> int:
     from clickstream.maintenance import maintain
-    from clickstream.pipeline import JOB_NAMES
+    from clickstream.pipeline import writers_of
+    from clickstream.tables import DELTA_CAPABLE
 
-    maintain(_settings(args), writers=JOB_NAMES)
+    maintain(_settings(args), writers=writers_of(DELTA_CAPABLE))
     return 0
 
 

@@ -13,7 +13,7 @@ from pyspark.sql import SparkSession
 from clickstream import delta_lake
 from clickstream.config import load_settings
 from clickstream.maintenance import maintain
-from clickstream.pipeline import DELTA_WRITES, JOB_NAMES
+from clickstream.pipeline import JOB_NAMES, WRITES
 from clickstream.pipeline.runner import run_pipeline
 from clickstream.tables import DELTA_CAPABLE, EVENTS
 from tests.delta_rs import delta_table, stale_manifests
@@ -25,13 +25,13 @@ class SimulatedCrash(RuntimeError):
     """The process died here."""
 
 
-def test_every_delta_table_has_its_manifests_refreshed_by_the_jobs_that_write_it() -> None:
-    # GIVEN the jobs and the tables that may be Delta tables
-    # WHEN the tables whose manifests each job refreshes are listed
-    refreshed = {name for names in DELTA_WRITES.values() for name in names}
-    # THEN every job has an entry and every Delta-capable table is refreshed by some job
-    assert set(DELTA_WRITES) == set(JOB_NAMES)
-    assert refreshed == DELTA_CAPABLE
+def test_every_delta_table_has_its_manifests_refreshed_by_a_job_that_writes_it() -> None:
+    # GIVEN the tables each job writes (the jobs refresh the manifests of those that are Delta)
+    # WHEN the tables written by any job are gathered
+    written = {name for names in WRITES.values() for name in names}
+    # THEN every job has an entry and every Delta-capable table is written, so refreshed
+    assert set(WRITES) == set(JOB_NAMES)
+    assert written >= DELTA_CAPABLE
 
 
 @pytest.mark.slow

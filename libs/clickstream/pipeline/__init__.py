@@ -1,5 +1,7 @@
 """The pipeline's jobs, in run order. Each job reads, calls library transforms, and writes."""
 
+from collections.abc import Iterable
+
 # Order matters: later jobs read what earlier ones wrote.
 JOB_NAMES: tuple[str, ...] = (
     "load_titles",
@@ -20,21 +22,25 @@ UPSTREAM_JOB: dict[str, str] = {
     "daily_active_users": "curate_events",
 }
 
-# Jobs that write a table another job owns take that job's lease too, so two runs never write
-# one table at once: load_titles rewrites the stored events a changed title re-enriches.
-SHARED_WRITERS: dict[str, tuple[str, ...]] = {"load_titles": ("curate_events",)}
-
-
-def leases_of(job: str) -> tuple[str, ...]:
-    """The leases a run of the job holds: its own, then those of the tables it shares."""
-    return (job, *SHARED_WRITERS.get(job, ()))
-
-
-# The tables each job writes that may be Delta tables (table_format: delta): the job brings their
-# Redshift manifests up to date before it runs (a dead run may have left them behind a commit).
-DELTA_WRITES: dict[str, tuple[str, ...]] = {
-    "load_titles": ("events",),
+# The tables each job writes (its own state under _state aside). Leases follow from it: a run
+# holds the lease of every job that writes a table it writes, so two runs never write one table at
+# once (load_titles rewrites the stored events a changed title re-enriches, so it and
+# curate_events exclude each other; maintain holds the writers of the tables it compacts).
+WRITES: dict[str, tuple[str, ...]] = {
+    "load_titles": ("titles", "titles_history", "quarantine_titles", "events"),
     "curate_events": ("events", "quarantine_clickstream"),
     "build_sessions": ("sessions",),
     "daily_active_users": ("daily_active_users", "user_activity", "users"),
 }
+
+
+def writers_of(tables: Iterable[str]) -> tuple[str, ...]:
+    """The jobs that write any of the tables, in run order (the order leases are taken in)."""
+    wanted = set(tables)
+    return tuple(job for job in JOB_NAMES if wanted & set(WRITES[job]))
+
+
+def leases_of(job: str) -> tuple[str, ...]:
+    """The leases a run of the job holds: those of every job writing a table it writes (its own
+    among them), in run order."""
+    return writers_of(WRITES[job])

@@ -17,7 +17,7 @@ from clickstream.catalog import register_tables
 from clickstream.config import ConfigError, Settings
 from clickstream.lake_rules import check_rules
 from clickstream.leases import Leases, acquire_all, check_free
-from clickstream.pipeline import DELTA_WRITES, JOB_NAMES, leases_of
+from clickstream.pipeline import JOB_NAMES, WRITES, leases_of
 from clickstream.pipeline.context import Inputs, JobContext, JobOutcome
 from clickstream.promoted_fields import check_promoted
 from clickstream.spark import catalog_dir, get_spark
@@ -58,7 +58,7 @@ def refresh_manifests(ctx: JobContext, name: str) -> None:
     version: a run that died between a commit and its manifests left them behind."""
     settings = ctx.settings
     for table in all_tables(settings.promoted_fields):
-        if table.name not in DELTA_WRITES[name]:
+        if table.name not in WRITES[name]:
             continue
         if format_of(table, settings.table_format) != "delta":
             continue
