@@ -10,8 +10,7 @@ from pyspark.sql import SparkSession
 from clickstream import bookmarks
 from clickstream.pipeline import changes
 from clickstream.pipeline.context import JobContext
-from clickstream.pipeline.curate_events import CONSUMERS
-from clickstream.pipeline.derived import scope_for
+from clickstream.pipeline.derived import CONSUMERS, scope_for
 from clickstream.pipeline.runner import prune_runs
 from clickstream.state_store import store_for
 from tests.pipeline import incremental_helpers as ih
@@ -68,25 +67,44 @@ def test_run_records_older_than_the_retention_are_pruned_and_latest_stays(tmp_pa
 
 
 def _consume(spark: SparkSession, lake: Path, job: str) -> list[str]:
-    """One derived job's selection of the ready change sets, committed; the ids it chose."""
+    """One derived job's selection of the ready change sets, committed as the job commits (its
+    bookmark, then pruning); the ids it chose."""
     scope = scope_for(JobContext(spark, ih.lake_settings(lake, []), ih.quiet), job)
-    scope.selection.commit()
+    assert scope.commit()
     return scope.selection.chosen
+
+
+def test_the_last_consumer_to_process_an_old_change_set_prunes_it_when_it_commits(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    lake = str(tmp_path)
+    now = datetime.now(UTC)
+    # GIVEN a change set past the retention (7 days) and a recent one, neither consumed
+    old = _publish(lake, now - timedelta(days=9))
+    recent = _publish(lake, now - timedelta(days=1))
+    # WHEN the first consumer commits THEN both stay: the other has not processed them
+    first, last = CONSUMERS
+    assert sorted(_consume(spark, tmp_path, first)) == sorted([old, recent])
+    assert set(changes.ready_change_ids(lake)) == {old, recent}
+    # WHEN the last consumer commits THEN the old set is pruned, the recent one kept
+    assert sorted(_consume(spark, tmp_path, last)) == sorted([old, recent])
+    assert set(changes.ready_change_ids(lake)) == {recent}
 
 
 def test_derived_bookmarks_forget_the_change_sets_pruned_since(
     spark: SparkSession, tmp_path: Path
 ) -> None:
     lake = str(tmp_path)
-    # GIVEN two old change sets both derived jobs consumed, and one recent set
-    old = [_publish(lake, NOW - timedelta(days=9, seconds=s)) for s in (1, 2)]
-    recent = _publish(lake, NOW - timedelta(days=1))
+    now = datetime.now(UTC)
+    # GIVEN two old change sets and one recent set, consumed by both derived jobs (the last
+    # one's commit prunes the old sets)
+    old = [_publish(lake, now - timedelta(days=9, seconds=s)) for s in (1, 2)]
+    recent = _publish(lake, now - timedelta(days=1))
     for job in CONSUMERS:
         assert sorted(_consume(spark, tmp_path, job)) == sorted([*old, recent])
-    # WHEN the old sets are pruned, a new set arrives and the derived jobs consume it
-    consumed = [bookmarks.show(spark, lake, job)["processed"] for job in CONSUMERS]
-    assert changes.prune(spark, lake, consumed, retention_days=7, now=NOW) == sorted(old)
-    new = _publish(lake, NOW)
+    assert set(changes.ready_change_ids(lake)) == {recent}
+    # WHEN a new set arrives and the derived jobs consume it
+    new = _publish(lake, now)
     for job in CONSUMERS:
         assert _consume(spark, tmp_path, job) == [new]
     # THEN their bookmarks hold the sets that still exist only, not the pruned ones

@@ -29,9 +29,7 @@ def run(ctx: JobContext) -> JobOutcome:
     spark, settings = ctx.spark, ctx.settings
     scope = scope_for(ctx, JOB)
     if scope.events is None:
-        return JobOutcome(
-            metrics={"sessions_written": 0, "session_dates": 0}, commit=scope.selection.commit
-        )
+        return JobOutcome(metrics={"sessions_written": 0, "session_dates": 0}, commit=scope.commit)
     if scope.ranges is None:  # everything
         sessions = summarize_sessions(scope.events, timezone=settings.timezone)
     else:
@@ -59,7 +57,7 @@ def run(ctx: JobContext) -> JobOutcome:
         tables=(SESSIONS,),
         dts={SESSIONS.name: tuple(sorted(written))},
         dropped={SESSIONS.name: tuple(stale)},
-        commit=scope.selection.commit,
+        commit=scope.commit,
     )
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from clickstream import bookmarks
 from clickstream.pipeline import changes
 from clickstream.pipeline.context import JobContext, JobOutcome
 from clickstream.pipeline.curate import event_index
@@ -54,8 +53,6 @@ from clickstream.pipeline.curate.selection import select_raw_objects
 from clickstream.tables import QUARANTINE, Table, events_table
 
 JOB = "curate_events"
-# The jobs that consume its change sets: a set all of them processed may be pruned.
-CONSUMERS = ("build_sessions", "daily_active_users")
 
 
 def run(ctx: JobContext) -> JobOutcome:
@@ -196,10 +193,7 @@ def run(ctx: JobContext) -> JobOutcome:
         # Ready marks first: a crash between them and the bookmark only repeats this batch.
         for change_id in ready:
             changes.mark_ready(lake, change_id)
-        committed = selection.commit()
-        consumed = [bookmarks.show(spark, lake, job)["processed"] for job in CONSUMERS]
-        changes.prune(spark, lake, consumed, retention_days=settings.state_retention_days)
-        return committed
+        return selection.commit()
 
     return JobOutcome(metrics=metrics, tables=tables, dts=dts, dropped=dropped, commit=commit)
 

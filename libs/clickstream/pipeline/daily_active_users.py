@@ -80,7 +80,7 @@ def run(ctx: JobContext) -> JobOutcome:
         written = _full(ctx)
         fs.write_text(spark, settings.path(BUILT_MARKER), json.dumps({"format": FORMAT}))
     elif not scope.dts:
-        return JobOutcome(metrics={"days": 0}, commit=scope.selection.commit)
+        return JobOutcome(metrics={"days": 0}, commit=scope.commit)
     else:
         written = _incremental(ctx, scope.dts)
     tables = (USER_ACTIVITY, DAILY_ACTIVE_USERS, USERS)
@@ -93,7 +93,7 @@ def run(ctx: JobContext) -> JobOutcome:
         tables=tables,
         dts=written.dts,
         dropped=written.dropped,
-        commit=scope.selection.commit,
+        commit=scope.commit,
     )
 
 

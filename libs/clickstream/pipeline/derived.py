@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame
 
+from clickstream import bookmarks
 from clickstream.bookmarks import DISABLE, Listed
 from clickstream.pipeline import changes
 from clickstream.pipeline.context import JobContext, Selection
 from clickstream.tables import EVENTS
 from clickstream.writer import read_table
+
+# The jobs that consume curate_events' change sets: a set all of them processed may be pruned.
+CONSUMERS = ("build_sessions", "daily_active_users")
 
 
 @dataclass
@@ -26,6 +31,7 @@ class Scope:
     events: DataFrame | None
     ranges: DataFrame | None = None
     full_dts: list[str] = field(default_factory=list)
+    commit: Callable[[], bool] = lambda: False
 
 
 def scope_for(ctx: JobContext, job: str) -> Scope:
@@ -36,12 +42,13 @@ def scope_for(ctx: JobContext, job: str) -> Scope:
     available = changes.ready_change_ids(settings.lake)
     selection = ctx.select(job, "change_sets", Listed({cid: "1" for cid in available}))
     chosen = selection.chosen
+    commit = _commit_then_prune(ctx, selection)
     if settings.bookmark_option == DISABLE:
         ctx.echo("  bookmark disabled: recomputing from all curated events")
-        return Scope(selection, None, read_table(spark, settings.lake, EVENTS))
+        return Scope(selection, None, read_table(spark, settings.lake, EVENTS), commit=commit)
     if not chosen:
         ctx.echo("  no new change sets")
-        return Scope(selection, [], None)
+        return Scope(selection, [], None, commit=commit)
     found = changes.list_change_sets(spark, settings.lake, ids=set(chosen))
     sets = [found[cid] for cid in chosen]
     dts = sorted({dt for cs in sets for dt in cs.dts})
@@ -52,4 +59,20 @@ def scope_for(ctx: JobContext, job: str) -> Scope:
         read_table(spark, settings.lake, EVENTS, dts),
         changes.read_ranges(spark, settings.lake, sets),
         sorted({dt for cs in sets if cs.full for dt in cs.dts}),
+        commit,
     )
+
+
+def _commit_then_prune(ctx: JobContext, selection: Selection) -> Callable[[], bool]:
+    """The job's commit: its bookmark, then (when it consumed sets) the change sets every
+    consumer has processed and state_retention_days has passed since are pruned."""
+    spark, lake = ctx.spark, ctx.settings.lake
+
+    def commit() -> bool:
+        committed = selection.commit()
+        if committed and selection.chosen:
+            consumed = [bookmarks.show(spark, lake, job)["processed"] for job in CONSUMERS]
+            changes.prune(spark, lake, consumed, retention_days=ctx.settings.state_retention_days)
+        return committed
+
+    return commit
