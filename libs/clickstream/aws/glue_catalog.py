@@ -161,18 +161,7 @@ def curated_table_input(settings: Settings, table: Table) -> dict[str, Any]:
         "TableType": "EXTERNAL_TABLE",
         "Parameters": parameters,
         "PartitionKeys": partition_keys,
-        "StorageDescriptor": {
-            "Columns": _columns(table),
-            "Location": location,
-            "InputFormat": PARQUET_INPUT,
-            "OutputFormat": PARQUET_OUTPUT,
-            "Compressed": False,
-            "StoredAsSubDirectories": False,
-            "SerdeInfo": {
-                "SerializationLibrary": PARQUET_SERDE,
-                "Parameters": {"serialization.format": "1"},
-            },
-        },
+        "StorageDescriptor": _storage(_columns(table), location, {"serialization.format": "1"}),
     }
 
 
@@ -185,19 +174,14 @@ def raw_table_inputs(settings: Settings) -> list[dict[str, Any]]:
         "TableType": "EXTERNAL_TABLE",
         "Parameters": {"EXTERNAL": "TRUE", "classification": "text"},
         "PartitionKeys": [],
-        "StorageDescriptor": {
-            "Columns": [{"Name": "line", "Type": "string"}],
-            "Location": f"{lake}/raw/clickstream/",
-            "InputFormat": TEXT_INPUT,
-            "OutputFormat": TEXT_OUTPUT,
-            "Compressed": False,
-            "StoredAsSubDirectories": False,
-            "SerdeInfo": {
-                # Default field delimiter \001 never occurs in the text: the whole line is `line`.
-                "SerializationLibrary": LAZY_SIMPLE_SERDE,
-                "Parameters": {"serialization.format": "1"},
-            },
-        },
+        # Default field delimiter \001 never occurs in the text: the whole line is `line`.
+        "StorageDescriptor": _storage(
+            [{"Name": "line", "Type": "string"}],
+            f"{lake}/raw/clickstream/",
+            {"serialization.format": "1"},
+            serde=LAZY_SIMPLE_SERDE,
+            formats=(TEXT_INPUT, TEXT_OUTPUT),
+        ),
     }
     ref_titles = {
         "Name": REF_TITLES,
@@ -209,18 +193,13 @@ def raw_table_inputs(settings: Settings) -> list[dict[str, Any]]:
             "skip.header.line.count": "1",
         },
         "PartitionKeys": [],
-        "StorageDescriptor": {
-            "Columns": [{"Name": c, "Type": "string"} for c in ("title_id", "title", "genre")],
-            "Location": f"{lake}/ref/titles/",
-            "InputFormat": TEXT_INPUT,
-            "OutputFormat": TEXT_OUTPUT,
-            "Compressed": False,
-            "StoredAsSubDirectories": False,
-            "SerdeInfo": {
-                "SerializationLibrary": OPEN_CSV_SERDE,
-                "Parameters": {"separatorChar": ",", "quoteChar": '"', "escapeChar": "\\"},
-            },
-        },
+        "StorageDescriptor": _storage(
+            [{"Name": c, "Type": "string"} for c in ("title_id", "title", "genre")],
+            f"{lake}/ref/titles/",
+            {"separatorChar": ",", "quoteChar": '"', "escapeChar": "\\"},
+            serde=OPEN_CSV_SERDE,
+            formats=(TEXT_INPUT, TEXT_OUTPUT),
+        ),
     }
     return [raw_clickstream, ref_titles]
 
@@ -233,6 +212,26 @@ def manifest_table(table: Table) -> Table:
         table.schema,
         description=f"Redshift Spectrum view of Delta table {table.name} (symlink manifests)",
     )
+
+
+def _storage(
+    columns: list[dict[str, str]],
+    location: str,
+    serde_params: dict[str, str],
+    *,
+    serde: str = PARQUET_SERDE,
+    formats: tuple[str, str] = (PARQUET_INPUT, PARQUET_OUTPUT),
+) -> dict[str, Any]:
+    """A Glue StorageDescriptor: Parquet files at location unless serde and formats say else."""
+    return {
+        "Columns": columns,
+        "Location": location,
+        "InputFormat": formats[0],
+        "OutputFormat": formats[1],
+        "Compressed": False,
+        "StoredAsSubDirectories": False,
+        "SerdeInfo": {"SerializationLibrary": serde, "Parameters": serde_params},
+    }
 
 
 def delta_table_input(settings: Settings, table: Table) -> dict[str, Any]:
@@ -255,18 +254,9 @@ def delta_table_input(settings: Settings, table: Table) -> dict[str, Any]:
             "spark.sql.sources.provider": "delta",
         },
         "PartitionKeys": [],
-        "StorageDescriptor": {
-            "Columns": columns,
-            "Location": location,
-            "InputFormat": PARQUET_INPUT,
-            "OutputFormat": PARQUET_OUTPUT,
-            "Compressed": False,
-            "StoredAsSubDirectories": False,
-            "SerdeInfo": {
-                "SerializationLibrary": PARQUET_SERDE,
-                "Parameters": {"serialization.format": "1", "path": location},
-            },
-        },
+        "StorageDescriptor": _storage(
+            columns, location, {"serialization.format": "1", "path": location}
+        ),
     }
 
 
