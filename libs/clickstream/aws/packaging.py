@@ -197,17 +197,7 @@ def copy_glue_modules(
     """Copy the wheels of what Glue 5.0 lacks to out_dir/python-modules (stale ones removed)."""
     shipped = shipped_requirements(requirements)
     wheels = _pinned_wheels(shipped, wheelhouse / "glue", "Glue 5.0") if shipped else []
-    folder = out_dir / "python-modules"
-    names = {w.name for w in wheels}
-    for stale in folder.glob("*.whl"):
-        if stale.name not in names:
-            stale.unlink()
-    copied = []
-    for wheel in wheels:
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(wheel, folder / wheel.name)
-        copied.append(folder / wheel.name)
-    return tuple(copied)
+    return _sync_files(wheels, out_dir / "python-modules", "*.whl")
 
 
 def build_emr_archives(
@@ -238,19 +228,18 @@ def copy_jdbc_driver(jar_dir: Path, out_dir: Path) -> Path:
     (artifact,) = jars.POSTGRESQL
     if artifact not in found:
         raise PackagingError(f"no {artifact} jar in {jar_dir}: {jars.INSTALL_HINT}")
-    source = found[artifact]
-    folder = out_dir / "jars"
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.jar"):
-        if stale.name != source.name:
-            stale.unlink()
-    shutil.copyfile(source, folder / source.name)
-    return folder / source.name
+    (copied,) = _sync_files([found[artifact]], out_dir / "jars", "*.jar")
+    return copied
 
 
 def _copy_folder(pattern: str, src_dir: Path, out_dir: Path) -> tuple[Path, ...]:
     """Copy src_dir/<pattern> to out_dir; drop files matching pattern left from older builds."""
-    sources = sorted(p for p in src_dir.glob(pattern) if p.is_file())
+    return _sync_files(sorted(p for p in src_dir.glob(pattern) if p.is_file()), out_dir, pattern)
+
+
+def _sync_files(sources: Sequence[Path], out_dir: Path, pattern: str) -> tuple[Path, ...]:
+    """Copy sources into out_dir; files there matching pattern that are not among them (left
+    from older builds) are removed."""
     names = {src.name for src in sources}
     for stale in out_dir.glob(pattern):
         if stale.is_file() and stale.name not in names:
