@@ -16,6 +16,7 @@ from clickstream.maintenance import maintain
 from clickstream.pipeline import JOB_NAMES, WRITES
 from clickstream.pipeline.runner import run_pipeline
 from clickstream.tables import DELTA_CAPABLE, EVENTS
+from clickstream.writer import read_table, write_table
 from tests.delta_rs import delta_table, stale_manifests
 from tests.pipeline import incremental_helpers as ih
 from tests.pipeline import lake_fixture as lf
@@ -45,13 +46,18 @@ def test_manifests_a_killed_maintenance_left_behind_are_refreshed_by_the_next_ru
             f"lake_root={tmp_path}",
             "table_format=delta",
             "catalog=none",
-            "rebalance_events=false",  # several files per date: OPTIMIZE has work to do
             "delta_retention_days=0",
         ],
     )
     run_pipeline(settings, spark=spark, echo=ih.quiet)
     events = settings.path(EVENTS.location)
+    # each date's events rewritten as three files, so OPTIMIZE has work to do
+    stored = read_table(spark, settings.lake, EVENTS)
+    copy = spark.createDataFrame(stored.collect(), stored.schema).repartition(3)
+    dts = sorted({r[0] for r in stored.select("dt").distinct().collect()})
+    write_table(copy, settings.lake, EVENTS, rebalance=False, table_format="delta", dts=dts)
     files_before = len(delta_table(events).files())
+    assert files_before > len(dts)
     assert stale_manifests(events) == []
     symlinks = Path(events) / delta_lake.SYMLINK_MANIFEST_DIR
     shutil.copytree(symlinks, tmp_path / "symlinks-before")

@@ -10,14 +10,19 @@ from clickstream_tools.bench.spark_jobs import job_group, jobs_by_group
 
 def test_each_group_counts_its_own_spark_jobs_and_stages(spark: SparkSession) -> None:
     # GIVEN one aggregation run under group a, the same twice under group b, one under no group
+    # (a new DataFrame each time: collecting one DataFrame again reuses its shuffle, with fewer
+    # jobs)
     numbers = spark.range(50)
-    frame = numbers.groupBy((numbers.id % 3).alias("k")).count()
+
+    def collect() -> None:
+        numbers.groupBy((numbers.id % 3).alias("k")).count().collect()
+
     with job_group(spark, "h17d-a"):
-        frame.collect()
+        collect()
     with job_group(spark, "h17d-b"):
-        frame.collect()
-        frame.collect()
-    frame.collect()
+        collect()
+        collect()
+    collect()
     # WHEN the jobs are counted by group
     found = jobs_by_group(spark, ["h17d-a", "h17d-b", "h17d-none"])
     # THEN b started exactly twice a's jobs and stages, and a group that ran nothing has none
