@@ -269,3 +269,25 @@ def test_without_a_cap_an_always_on_client_has_one_session(
     assert_frames_equal(uncapped, sessions(make_frame, [(*row, "e000") for row in rows]))
     capped = sessionize(events(make_frame, rows))
     assert capped.select("session_id").distinct().count() == 3
+
+
+def test_capped_activities_of_several_users_each_split_from_their_own_starts(
+    make_frame: MakeFrame, assert_frames_equal: Check
+):
+    # GIVEN u1 with two activities past a 1-hour cap, split by a gap over the timeout, the second
+    # with two events at its cap start's instant; and u2 with one capped activity
+    u1 = [
+        ("e00", "10:00"), ("e01", "10:25"), ("e02", "10:50"), ("e03", "11:15"), ("e04", "11:40"),
+        ("e05", "13:00"), ("e06", "13:25"), ("e07", "13:50"), ("e08", "14:15"), ("e09", "14:15"),
+        ("e10", "14:40"),
+    ]  # fmt: skip
+    u2 = [("f0", "10:10"), ("f1", "10:35"), ("f2", "11:00"), ("f3", "11:25"), ("f4", "12:20")]
+    given = [(e, "u1", f"2026-03-01T{t}:00.000") for e, t in u1]
+    given += [(e, "u2", f"2026-03-01T{t}:00.000") for e, t in u2]
+    # WHEN sessionized with a 1-hour cap
+    actual = sessionize(events(make_frame, given), max_session_hours=1)
+    # THEN each activity restarts the cap; the event sharing its start's instant (e09, after e08
+    # by event_id) joins e08's session; f4 follows a gap over the timeout
+    firsts = ["e00"] * 3 + ["e03"] * 2 + ["e05"] * 3 + ["e08"] * 3 + ["f0"] * 3 + ["f3", "f4"]
+    expected = [(*row, first) for row, first in zip(given, firsts, strict=True)]
+    assert_frames_equal(actual, sessions(make_frame, expected))

@@ -53,44 +53,56 @@ def sessionize(
     marked = marked.withColumn(
         "_activity_start", F.last(F.when(opens, micros), ignorenulls=True).over(so_far)
     ).withColumn("_capped", micros - F.col("_activity_start") >= cap_micros)
-    within_cap = marked.where(~F.col("_capped")).select(*columns, "session_id")
-    return within_cap.unionByName(
-        _split_at_cap(marked.where(F.col("_capped")), columns, cap_micros)
+    # Joined on user_id alone, which both sides are already partitioned and sorted by: the
+    # events are not shuffled again.
+    caps = _cap_starts(marked.where(F.col("_capped")), cap_micros)
+    joined = marked.join(caps, "user_id", "left")
+    # A capped event's session starts at the last cap start of its activity at or before it (the
+    # first capped event of an activity is always one).
+    at = F.unix_micros("event_time")
+    activity = F.element_at(F.filter("_caps", lambda c: c["a"] == F.col("_activity_start")), 1)
+    first = F.element_at(F.filter(activity["s"], lambda b: b["t"] <= at), -1)["id"]
+    session_id = F.when(F.col("_capped"), _session_id(F.col("user_id"), first)).otherwise(
+        F.col("session_id")
     )
+    return joined.select(*columns, session_id.alias("session_id"))
 
 
-def _split_at_cap(capped: DataFrame, columns: list[str], cap_micros: int) -> DataFrame:
-    """Session ids of the events at or past their activity's first cap: walking them in order,
-    an event at or after the current session's first event + cap starts the next session."""
-    row = F.struct(
-        F.unix_micros("event_time").alias("_t"), F.col("event_id").alias("_id"), *columns
-    )
+def _cap_starts(capped: DataFrame, cap_micros: int) -> DataFrame:
+    """Per user, the session starts of each activity holding events at or past its first cap
+    (_caps: activity start a, starts s of (t, id)): walking the capped events in order, an event at
+    or after the current session's first event + cap starts the next session.
+
+    The walk folds each activity's (time, event_id) keys once, appending only the few starts (one
+    per cap), so it is linear in the activity's events: a heavy user's activity can hold tens of
+    thousands of them.
+    """
     per_activity = capped.groupBy("user_id", "_activity_start").agg(
-        F.array_sort(F.collect_list(row)).alias("_rows")
+        F.array_sort(
+            F.collect_list(
+                F.struct(F.unix_micros("event_time").alias("t"), F.col("event_id").alias("id"))
+            )
+        ).alias("_keys")
     )
     start = F.struct(
         F.col("_activity_start").alias("since"),
-        F.lit(None).cast("string").alias("first"),
-        F.array().cast("array<string>").alias("firsts"),
+        F.array().cast("array<struct<t:bigint,id:string>>").alias("starts"),
     )
 
-    def step(acc: F.Column, r: F.Column) -> F.Column:
-        new = r["_t"] >= acc["since"] + F.lit(cap_micros)
-        since = F.when(new, r["_t"]).otherwise(acc["since"])
-        first = F.when(new, r["_id"]).otherwise(acc["first"])
+    def step(acc: F.Column, key: F.Column) -> F.Column:
+        new = key["t"] >= acc["since"] + F.lit(cap_micros)
         return F.struct(
-            since.alias("since"),
-            first.alias("first"),
-            F.concat(acc["firsts"], F.array(first)).alias("firsts"),
+            F.when(new, key["t"]).otherwise(acc["since"]).alias("since"),
+            F.when(new, F.concat(acc["starts"], F.array(key)))
+            .otherwise(acc["starts"])
+            .alias("starts"),
         )
 
-    folded = per_activity.select(
-        "user_id", "_rows", F.aggregate("_rows", start, step)["firsts"].alias("_firsts")
+    starts = per_activity.select(
+        "user_id",
+        F.struct(
+            F.col("_activity_start").alias("a"),
+            F.aggregate("_keys", start, step)["starts"].alias("s"),
+        ).alias("_cap"),
     )
-    exploded = folded.select(
-        "user_id", F.explode(F.arrays_zip("_rows", "_firsts")).alias("_z")
-    ).select(F.col("user_id").alias("_user"), "_z._rows", F.col("_z._firsts").alias("_first"))
-    return exploded.select(
-        *[F.col(f"_rows.{c}").alias(c) for c in columns],
-        _session_id(F.col("_user"), F.col("_first")).alias("session_id"),
-    )
+    return starts.groupBy("user_id").agg(F.collect_list("_cap").alias("_caps"))
