@@ -175,9 +175,11 @@ QUALIFY row_number() OVER (
 """
 
 # Per user by (event_time, event_id): a gap strictly greater than the timeout starts a session,
-# and so does an event at or after the session's first event + the cap (walked in order, by a
-# recursive CTE, over the events past their activity's first cap);
-# session_id = first 32 hex digits of sha256(user_id || U+001F || first event_id), as in Spark.
+# and so does an event at or after the session's first event + the cap. The cap starts are walked
+# by a recursive CTE, one step per start (the first capped event of an activity, then the first
+# at or after the previous start + the cap), and each capped event takes the last start at or
+# before it (ASOF join); session_id = first 32 hex digits of sha256(user_id || U+001F || first
+# event_id), as in Spark.
 _SESSIONIZE = """
 CREATE OR REPLACE TEMP TABLE events AS
 WITH RECURSIVE gaps AS (
@@ -202,21 +204,29 @@ capped AS (
   FROM firsts WHERE t - activity_start >= {cap_us}
 ),
 walk AS (
-  SELECT user_id, activity_start, rn, t AS since, event_id AS cap_first, event_id
-  FROM capped WHERE rn = 1
+  SELECT user_id, activity_start, rn FROM capped WHERE rn = 1
   UNION ALL
-  SELECT c.user_id, c.activity_start, c.rn,
-         CASE WHEN c.t >= w.since + {cap_us} THEN c.t ELSE w.since END,
-         CASE WHEN c.t >= w.since + {cap_us} THEN c.event_id ELSE w.cap_first END,
-         c.event_id
-  FROM walk w JOIN capped c
-    ON c.user_id = w.user_id AND c.activity_start = w.activity_start AND c.rn = w.rn + 1
+  SELECT s.user_id, s.activity_start, min(c.rn)
+  FROM walk w
+  JOIN capped s ON s.user_id = w.user_id AND s.activity_start = w.activity_start AND s.rn = w.rn
+  JOIN capped c ON c.user_id = w.user_id AND c.activity_start = w.activity_start
+               AND c.t >= s.t + {cap_us}
+  GROUP BY s.user_id, s.activity_start
+),
+starts AS (
+  SELECT c.user_id, c.activity_start, c.t, c.event_id AS cap_first
+  FROM walk JOIN capped c USING (user_id, activity_start, rn)
+),
+assigned AS (
+  SELECT c.event_id, s.cap_first
+  FROM capped c ASOF JOIN starts s
+    ON c.user_id = s.user_id AND c.activity_start = s.activity_start AND c.t >= s.t
 )
 SELECT f.event_id, f.user_id, f.event_type, f.event_time, f.title_id, f.ingested_at, f.source_file,
        substr(sha256(f.user_id || chr(31) || coalesce(w.cap_first, f.first_id)), 1, 32)
          AS session_id,
        strftime(timezone('UTC', f.event_time), '%Y-%m-%d') AS dt
-FROM firsts f LEFT JOIN walk w ON w.user_id = f.user_id AND w.event_id = f.event_id
+FROM firsts f LEFT JOIN assigned w ON w.event_id = f.event_id
 """
 
 _SESSIONS = """
