@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from clickstream.config import Settings
 from clickstream.pipeline.context import JobContext
 from clickstream.pipeline.curate import event_index
 from clickstream.pipeline.curate.repeat_suppression import SUPPRESSED
@@ -133,11 +134,7 @@ def classify(
     to_curate = new.join(ids, "event_id", "left_semi")
     displaced = empty_displaced
     if contested_dts:
-        columns = ["event_id", "user_id", "event_time", PARTITION_COLUMN]
-        stored_rows = read_table(spark, settings.lake, EVENTS, contested_dts).select(*columns)
-        stored_rows = stored_rows.unionByName(
-            read_table(spark, settings.lake, SUPPRESSED, contested_dts).select(*columns)
-        )
+        stored_rows = _stored_keys(spark, settings, contested_dts)
         displaced = stored_rows.join(contested.select("event_id"), "event_id", "left_semi").drop(
             "event_id"
         )
@@ -202,11 +199,7 @@ def classify_on_driver(ctx: JobContext, new: DataFrame, buckets: set[int]) -> Ba
     marks = [(user, t) for event_id, _, _, _, user, t in batch if kinds[event_id] != DUPLICATE]
     displaced = spark.createDataFrame([], "user_id string, event_time timestamp, dt string")
     if contested:
-        columns = ["event_id", "user_id", "event_time", PARTITION_COLUMN]
-        stored_rows = read_table(spark, settings.lake, EVENTS, contested_dts).select(*columns)
-        stored_rows = stored_rows.unionByName(
-            read_table(spark, settings.lake, SUPPRESSED, contested_dts).select(*columns)
-        )
+        stored_rows = _stored_keys(spark, settings, contested_dts)
         ids_of = spark.createDataFrame([(i,) for i in contested], "event_id string")
         displaced = stored_rows.join(F.broadcast(ids_of), "event_id", "left_semi").drop("event_id")
         marks += [(r[0], r[1]) for r in displaced.select("user_id", micros("event_time")).collect()]
@@ -221,3 +214,10 @@ def classify_on_driver(ctx: JobContext, new: DataFrame, buckets: set[int]) -> Ba
         counts[CONTESTED],
         marks,
     )
+
+
+def _stored_keys(spark: SparkSession, settings: Settings, dts: list[str]) -> DataFrame:
+    """(event_id, user_id, event_time, dt) of the stored events and repeat-suppressed rows of dts."""
+    columns = ["event_id", "user_id", "event_time", PARTITION_COLUMN]
+    stored = read_table(spark, settings.lake, EVENTS, dts).select(*columns)
+    return stored.unionByName(read_table(spark, settings.lake, SUPPRESSED, dts).select(*columns))
