@@ -40,7 +40,7 @@ from pyspark.sql.types import (
 from clickstream import jars
 from clickstream.spark import (
     DELTA_CONF,
-    SHORT_RUN_JAVA_OPTIONS,
+    LONG_SESSION_JAVA_OPTIONS,
     SHORT_RUN_SQL_CONF,
     jars_conf,
     local_session,
@@ -81,7 +81,7 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
         **DELTA_CONF,
     }
     conf["spark.driver.extraJavaOptions"] = (
-        f"{SHORT_RUN_JAVA_OPTIONS} -Dderby.system.home={catalog}"
+        f"{LONG_SESSION_JAVA_OPTIONS} -Dderby.system.home={catalog}"
     )
     session = local_session("clickstream-tests", conf)
     session.sparkContext.setLogLevel("ERROR")
