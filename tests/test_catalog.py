@@ -52,13 +52,20 @@ def test_several_partitions_are_added_and_dropped_in_one_call(
 def test_a_new_run_syncs_the_partitions_with_the_folders(
     spark: SparkSession, tmp_path: Path
 ) -> None:
-    # GIVEN a table registered by one run, and a dt folder removed behind the catalog's back
+    # GIVEN a table registered by one run, then, behind the catalog's back, a dt folder removed
+    # and one written (a run that died before registering it)
     location = tmp_path / "dau"
     rows = [(1, 1, dt) for dt in ("2026-03-01", "2026-03-02")]
     spark.createDataFrame(rows, table_schema(COUNTS)).write.partitionBy("dt").parquet(str(location))
     register_hive_table(spark, "catalog_runs", COUNTS, str(location), sync=CatalogSync())
     shutil.rmtree(location / "dt=2026-03-01")
+    late = [(2, 2, "2026-03-05")]
+    spark.createDataFrame(late, table_schema(COUNTS)).write.partitionBy("dt").mode(
+        "append"
+    ).parquet(str(location))
     # WHEN the next run (its own CatalogSync) registers the table
     register_hive_table(spark, "catalog_runs", COUNTS, str(location), sync=CatalogSync())
-    # THEN its first registration syncs the partitions with the folders
-    assert partitions(spark, "catalog_runs.daily_active_users") == ["dt=2026-03-02"]
+    # THEN its first registration syncs the partitions with the folders: one dropped, one added
+    name = "catalog_runs.daily_active_users"
+    assert partitions(spark, name) == ["dt=2026-03-02", "dt=2026-03-05"]
+    assert sorted(r["dt"] for r in spark.table(name).collect()) == ["2026-03-02", "2026-03-05"]
