@@ -135,7 +135,6 @@ def _incremental(ctx: JobContext, dts: list[str]) -> _Written:
     try:
         out.add(USER_ACTIVITY, *_write(ctx, activity, USER_ACTIVITY, set(dts)))
         moved, before = _moved_users(ctx, activity, dts)
-        moved = moved.persist()
         try:
             changed = {
                 r[PARTITION_COLUMN]
@@ -175,7 +174,8 @@ def _moved_users(
     ctx: JobContext, activity: DataFrame, dts: list[str]
 ) -> tuple[DataFrame, DataFrame]:
     """Users whose first_seen_at changed: (user_id, first_seen_at, dt, old_dt), new values null
-    when the user has no events left; and the users table as stored.
+    when the user has no events left (cached: the caller unpersists it); and the users table as
+    stored.
 
     activity is the rebuilt activity of dts (already written). A user's first event is the
     earliest of their first event on dts and, when their stored first day is not among dts, the
@@ -193,7 +193,8 @@ def _moved_users(
     in_dts = first_seen(activity).select(
         "user_id", F.col("first_seen_at").alias("d_first"), F.col(PARTITION_COLUMN).alias("d_dt")
     )
-    both = old.join(in_dts, "user_id", "full")
+    # Cached: the users to recheck and the moved users both come from it.
+    both = old.join(in_dts, "user_id", "full").persist()
     old_outside = F.col("old_first").isNotNull() & ~F.col("old_dt").isin(dts)
     # Unknown: the stored first day is on dts and dts now start later (or hold nothing).
     unknown = (
@@ -225,6 +226,9 @@ def _moved_users(
         known = known.unionByName(again.select(*known.columns))
     same = F.col("old_first").eqNullSafe(F.col("first_seen_at"))
     moved = known.where(~same).select("user_id", "first_seen_at", PARTITION_COLUMN, "old_dt")
+    moved = moved.persist()
+    moved.count()  # materialized while both is cached
+    both.unpersist()
     return moved, stored
 
 
