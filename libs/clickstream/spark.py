@@ -39,9 +39,9 @@ ADVISORY_PARTITION_SIZE = "spark.sql.adaptive.advisoryPartitionSizeInBytes"
 # 57.4 / 58.9 s and peak 3.0 GiB, against 59.5 to 63.7 s and 3.3 to 3.5 GiB with the default G1.
 LOCAL_JAVA_OPTIONS = "-Duser.timezone=UTC -XX:+UseParallelGC"
 
-# JVM options for short runs on small data (the tests), used instead of LOCAL_JAVA_OPTIONS: the
-# C1-only JIT and the serial collector start fast. On millions of rows they cost ~25% (make
-# bench: pipeline 115 s vs 91 s at 2,000,000 events), so only the tests use them.
+# JVM options for short runs on small data (the tests' processes of their own), used instead of
+# LOCAL_JAVA_OPTIONS: the C1-only JIT and the serial collector start fast. On millions of rows
+# they cost ~25% (make bench: pipeline 115 s vs 91 s at 2,000,000 events), so only tests use them.
 SHORT_RUN_JAVA_OPTIONS = "-Duser.timezone=UTC -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 # JVM options for a long-lived session that runs many short jobs (a test worker's, for its whole
