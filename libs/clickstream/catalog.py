@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
-from clickstream import fs
 from clickstream.config import Settings
 from clickstream.tables import PARTITION_COLUMN, Table, events_table
-from clickstream.writer import format_of, is_delta, table_schema
+from clickstream.writer import folder_dts, format_of, is_delta, table_schema
 
 
 @dataclass
@@ -54,7 +53,7 @@ def _sync_partitions(spark: SparkSession, name: str, location: str) -> None:
     a run's first registration of a table cost 1 to 3 s on a lake of a few dates.
     """
     prefix = f"{PARTITION_COLUMN}="
-    folders = {n[len(prefix) :] for n in fs.list_names(spark, location) if n.startswith(prefix)}
+    folders = folder_dts(spark, location)
     rows = spark.sql(f"SHOW PARTITIONS {name}").collect()
     registered = {r[0][len(prefix) :] for r in rows if r[0].startswith(prefix)}
     if added := folders - registered:

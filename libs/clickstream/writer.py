@@ -152,6 +152,12 @@ def read_table(
     return reader.parquet(path)
 
 
+def folder_dts(spark: SparkSession, path: str) -> set[str]:
+    """The dt values of the dt=... folders directly under path (none when it does not exist)."""
+    prefix = f"{PARTITION_COLUMN}="
+    return {n[len(prefix) :] for n in fs.list_names(spark, path) if n.startswith(prefix)}
+
+
 def stored_dts(spark: SparkSession, lake: str, table: Table) -> set[str]:
     """The dates a partitioned table holds: from the Delta log's live files (no Spark job), or
     the dt folders of a Parquet table."""
@@ -164,7 +170,7 @@ def stored_dts(spark: SparkSession, lake: str, table: Table) -> set[str]:
         return {
             part[len(prefix) :] for f in files for part in f.split("/") if part.startswith(prefix)
         }
-    return {n[len(prefix) :] for n in fs.list_names(spark, path) if n.startswith(prefix)}
+    return folder_dts(spark, path)
 
 
 def dts_metric() -> Column:

@@ -7,14 +7,12 @@ from pyspark.sql import SparkSession
 from clickstream import fs
 from clickstream.config import Settings
 from clickstream.tables import PARTITION_COLUMN, Table
-from clickstream.writer import format_of
+from clickstream.writer import folder_dts, format_of
 
 
 def partition_dts(spark: SparkSession, settings: Settings, table: Table) -> set[str]:
     """The dt values of the table's partition folders."""
-    prefix = f"{PARTITION_COLUMN}="
-    names = fs.list_names(spark, settings.path(table.location))
-    return {n[len(prefix) :] for n in names if n.startswith(prefix)}
+    return folder_dts(spark, settings.path(table.location))
 
 
 def drop_empty(
