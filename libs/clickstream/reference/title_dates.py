@@ -18,7 +18,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from clickstream import fs
 from clickstream.tables import EVENTS, PARTITION_COLUMN, Table
-from clickstream.writer import read_table, write_table
+from clickstream.writer import read_table, stored_dts, write_table
 
 METRIC = "title_dts"
 INDEX = Table(
@@ -64,10 +64,12 @@ def exists(spark: SparkSession, lake: str) -> bool:
 
 
 def build(spark: SparkSession, lake: str) -> None:
-    """Build the index from all curated events, once (lakes curated before the index existed)."""
-    events = read_table(spark, lake, EVENTS)
-    pairs = events.where(F.col("title_id").isNotNull()).select(PARTITION_COLUMN, "title_id")
-    write_table(pairs.distinct(), lake, INDEX)
+    """Build the index from all curated events, once (lakes curated before the index existed);
+    a lake without curated events (a first run) only gets the mark: no Spark job."""
+    if stored_dts(spark, lake, EVENTS):
+        events = read_table(spark, lake, EVENTS)
+        pairs = events.where(F.col("title_id").isNotNull()).select(PARTITION_COLUMN, "title_id")
+        write_table(pairs.distinct(), lake, INDEX)
     fs.write_text(spark, f"{lake}/{INDEX.location}/_BUILT", "")
 
 
