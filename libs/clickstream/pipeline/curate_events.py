@@ -75,7 +75,7 @@ def run(ctx: JobContext) -> JobOutcome:
     if selection.chosen:
         parsed = cached_parse(ctx, selection.chosen, by_event_id=existing.empty)
         stats = parse_stats(parsed, settings.promoted_fields)
-        quarantine = write_quarantine(ctx, parsed, selection.chosen)
+        quarantine = write_quarantine(ctx, parsed, selection.chosen, stats.rejected)
         if quarantine.rows != stats.rejected:
             raise AssertionError(
                 f"quarantine wrote {quarantine.rows} rows, validation rejected "

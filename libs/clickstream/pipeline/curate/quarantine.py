@@ -36,15 +36,21 @@ class QuarantineWrite:
 
 
 def write_quarantine(
-    ctx: JobContext, parsed: DataFrame, chosen: list[RawObject]
+    ctx: JobContext, parsed: DataFrame, chosen: list[RawObject], rejected_rows: int | None = None
 ) -> QuarantineWrite:
-    """Replace the quarantine rows of the chosen objects in their arrival-date partitions."""
+    """Replace the quarantine rows of the chosen objects in their arrival-date partitions.
+
+    rejected_rows, when known (the parse's count), lets a batch without rejected records skip
+    the write when no partition is stored on those dates: no earlier rows of its objects exist.
+    """
     spark, settings = ctx.spark, ctx.settings
     _, rejected = split_valid(parsed)
     dts = sorted({_arrival_date(o) for o in chosen})
+    stored = sorted(set(dts) & partition_dts(spark, settings, QUARANTINE))
+    if rejected_rows == 0 and not stored:
+        return QuarantineWrite(0, [], [])
     store = store_for(settings.lake)
     write_pointer(store, INTENT, json.dumps({"dts": dts}))  # before anything is replaced
-    stored = sorted(set(dts) & partition_dts(spark, settings, QUARANTINE))
     new_obs, all_obs = Observation("quarantine_new"), Observation("quarantine_all")
     arrival = F.date_format("ingested_at", "yyyy-MM-dd")  # UTC, like the raw zone's folders
     rows = rejected.withColumn(PARTITION_COLUMN, arrival).observe(
