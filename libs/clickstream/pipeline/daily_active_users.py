@@ -134,16 +134,8 @@ def _incremental(ctx: JobContext, dts: list[str]) -> _Written:
     out = _Written({}, {})
     try:
         out.add(USER_ACTIVITY, *_write(ctx, activity, USER_ACTIVITY, set(dts)))
-        moved, before = _moved_users(ctx, activity, dts)
+        moved, changed, before = _moved_users(ctx, activity, dts)
         try:
-            changed = {
-                r[PARTITION_COLUMN]
-                for r in moved.select(PARTITION_COLUMN)
-                .union(moved.select(F.col("old_dt").alias(PARTITION_COLUMN)))
-                .where(F.col(PARTITION_COLUMN).isNotNull())
-                .distinct()
-                .collect()
-            }
             users_after = _users_after(before, moved)
             active_dts = stored_dts(spark, lake, USER_ACTIVITY)
             reach = {_shift(d, k) for d in dts for k in range(MONTH_DAYS)} | changed
@@ -172,10 +164,10 @@ def _incremental(ctx: JobContext, dts: list[str]) -> _Written:
 
 def _moved_users(
     ctx: JobContext, activity: DataFrame, dts: list[str]
-) -> tuple[DataFrame, DataFrame]:
+) -> tuple[DataFrame, set[str], DataFrame]:
     """Users whose first_seen_at changed: (user_id, first_seen_at, dt, old_dt), new values null
-    when the user has no events left (cached: the caller unpersists it); and the users table as
-    stored.
+    when the user has no events left (cached: the caller unpersists it); the dates they moved
+    from or to; and the users table as stored.
 
     activity is the rebuilt activity of dts (already written). A user's first event is the
     earliest of their first event on dts and, when their stored first day is not among dts, the
@@ -227,9 +219,16 @@ def _moved_users(
     same = F.col("old_first").eqNullSafe(F.col("first_seen_at"))
     moved = known.where(~same).select("user_id", "first_seen_at", PARTITION_COLUMN, "old_dt")
     moved = moved.persist()
-    moved.count()  # materialized while both is cached
+    changed = {  # this action materializes moved while both is cached
+        r[PARTITION_COLUMN]
+        for r in moved.select(PARTITION_COLUMN)
+        .union(moved.select(F.col("old_dt").alias(PARTITION_COLUMN)))
+        .where(F.col(PARTITION_COLUMN).isNotNull())
+        .distinct()
+        .collect()
+    }
     both.unpersist()
-    return moved, stored
+    return moved, changed, stored
 
 
 def _users_after(stored: DataFrame, moved: DataFrame) -> DataFrame:
