@@ -1,12 +1,26 @@
-"""Spark event logs of a measurement: the longest stages, and stage seconds per pipeline job."""
+"""Spark event logs of a measurement: the longest stages, stage seconds per pipeline job, and the
+Spark jobs' busy time against the driver's gaps between them."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from clickstream_tools.bench import MIB
+
+
+def measurement_overrides(user: Sequence[str], event_log_dir: Path | None) -> list[str]:
+    """The user's --set overrides for a Spark measurement, plus event logging when asked."""
+    overrides = list(user)
+    if event_log_dir is not None:
+        overrides += [
+            "spark_conf.spark.eventLog.enabled=true",
+            f"spark_conf.spark.eventLog.dir=file://{event_log_dir}",
+            "spark_conf.spark.eventLog.compress=false",
+        ]
+    return overrides
 
 
 def _accumulable(info: dict[str, Any], name: str) -> int:
@@ -86,4 +100,60 @@ def stage_lines(key: str, report: dict[str, Any]) -> str:
             f"  {s['seconds']:>7.1f}s  stage {s['stage']:<4} {s['job']:<20} tasks={s['tasks']:<4} "
             f"in={s['input_mib']}MiB shuffle_w={s['shuffle_write_mib']}MiB  [{ops}]"
         )
+    return "\n".join(lines)
+
+
+def job_report(event_log: Path, top: int = 5) -> dict[str, Any]:
+    """The Spark jobs of an event log: how many, their busy seconds (overlaps counted once), the
+    span from the first job's start to the last one's end, and the longest gaps between jobs
+    (driver work: listing, planning, metastore calls), each with the jobs' labels around it."""
+    jobs: dict[int, dict[str, Any]] = {}
+    for line in event_log.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        kind = event.get("Event")
+        if kind == "SparkListenerJobStart":
+            props = event.get("Properties") or {}
+            label = props.get("spark.job.description") or props.get("callSite.short") or "?"
+            jobs[event["Job ID"]] = {"start": event["Submission Time"], "label": label}
+        elif kind == "SparkListenerJobEnd" and event.get("Job ID") in jobs:
+            jobs[event["Job ID"]]["end"] = event["Completion Time"]
+    done = sorted((j for j in jobs.values() if "end" in j), key=lambda j: j["start"])
+    if not done:
+        return {"jobs": 0, "busy_seconds": 0.0, "span_seconds": 0.0, "gaps": []}
+    busy = 0
+    gaps: list[dict[str, Any]] = []
+    reach, last = done[0]["start"], done[0]
+    for job in done:
+        if job["start"] > reach:  # nothing ran between the previous jobs' end and this start
+            gaps.append(
+                {
+                    "seconds": round((job["start"] - reach) / 1000, 2),
+                    "after": last["label"],
+                    "before": job["label"],
+                }
+            )
+            busy += job["end"] - job["start"]
+        else:
+            busy += max(0, job["end"] - reach)
+        if job["end"] >= reach:
+            reach, last = job["end"], job
+    return {
+        "jobs": len(done),
+        "busy_seconds": round(busy / 1000, 2),
+        "span_seconds": round((reach - done[0]["start"]) / 1000, 2),
+        "gaps": sorted(gaps, key=lambda g: -g["seconds"])[:top],
+    }
+
+
+def job_lines(key: str, report: dict[str, Any]) -> str:
+    """job_report() as text: jobs, busy and span seconds, the longest gaps between jobs."""
+    lines = [
+        f"\nSpark jobs of {key}: {report['jobs']} jobs, busy {report['busy_seconds']:.1f}s "
+        f"of {report['span_seconds']:.1f}s from the first job's start to the last one's end"
+    ]
+    for gap in report["gaps"]:
+        lines.append(f"  {gap['seconds']:>7.1f}s idle between {gap['after']} and {gap['before']}")
     return "\n".join(lines)

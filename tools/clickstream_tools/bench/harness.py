@@ -42,7 +42,13 @@ from clickstream.config_args import add_set_arg
 from clickstream_tools.bench import MIB
 from clickstream_tools.bench.agreement import agreement, agreement_lines
 from clickstream_tools.bench.child import Measurement, load_average, run_child
-from clickstream_tools.bench.event_log import latest_event_log, stage_lines, stage_report
+from clickstream_tools.bench.event_log import (
+    job_lines,
+    latest_event_log,
+    measurement_overrides,
+    stage_lines,
+    stage_report,
+)
 from clickstream_tools.bench.history import HourlyShape
 from clickstream_tools.bench.raw_zone import ensure_lake, fresh_lake, warm_cache
 from clickstream_tools.bench.report import MEASUREMENTS, measurement_json, render_table, summary
@@ -56,18 +62,6 @@ from clickstream_tools.bench.scenarios import (
 )
 
 SCENARIOS = ("history", "small_objects", "linearity")
-
-
-def measurement_overrides(user: Sequence[str], event_log_dir: Path | None) -> list[str]:
-    """The user's --set overrides for a Spark measurement, plus event logging when asked."""
-    overrides = list(user)
-    if event_log_dir is not None:
-        overrides += [
-            "spark_conf.spark.eventLog.enabled=true",
-            f"spark_conf.spark.eventLog.dir=file://{event_log_dir}",
-            "spark_conf.spark.eventLog.compress=false",
-        ]
-    return overrides
 
 
 def _argv(name: str, lake: Path, out: Path, result: Path, overrides: Sequence[str]) -> list[str]:
@@ -194,7 +188,14 @@ def run_scenarios(
     double: float | None = None
     if "history" in only and args.history:
         sizes = [int(n) for n in args.history.split(",")]
-        hist = run_history(out, sizes, HourlyShape(), args.overrides)
+        logs = out / "eventlogs" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-history")
+        hist = run_history(
+            out, sizes, HourlyShape(), args.overrides, event_logs=logs if args.event_log else None
+        )
+        for size, runs in hist["sizes"].items():
+            for step, row in runs.items():
+                if row.get("event_log"):
+                    print(job_lines(f"history {int(size):,} objects: {step} run", row["event_log"]))
     if "small_objects" in only and args.small_objects:
         events, *counts = (int(n) for n in args.small_objects.split(":"))
         small = run_small_objects(out, events, counts, args.overrides)

@@ -19,6 +19,7 @@ from typing import Any
 
 from clickstream_tools.bench import history
 from clickstream_tools.bench.child import Measurement, run_child
+from clickstream_tools.bench.event_log import job_report, latest_event_log, measurement_overrides
 from clickstream_tools.bench.raw_zone import fresh_lake
 
 
@@ -78,8 +79,11 @@ def run_history(
     shape: history.HourlyShape,
     overrides: Sequence[str],
     echo: Callable[[str], None] = print,
+    *,
+    event_logs: Path | None = None,
 ) -> dict[str, Any]:
-    """Full, idle and hourly runs per history size (objects); their times by size."""
+    """Full, idle and hourly runs per history size (objects); their times by size. With
+    event_logs, each run writes a Spark event log there and its row gets job_report()."""
     found: dict[str, Any] = {"shape": asdict(shape), "sizes": {}}
     for objects in sizes:
         base = _cached(
@@ -95,8 +99,15 @@ def run_history(
             if step == "hourly":
                 history.next_hour(lake, shape)
             echo(f"[history {objects:,} objects: {step} run] running ...")
-            m = pipeline_child(f"history-{objects}-{step}", lake, work, overrides)
+            name = f"history-{objects}-{step}"
+            log_dir = event_logs / name if event_logs is not None else None
+            if log_dir is not None:
+                log_dir.mkdir(parents=True, exist_ok=True)
+            m = pipeline_child(name, lake, work, measurement_overrides(overrides, log_dir))
             runs[step] = _row(m)
+            log_file = latest_event_log(log_dir) if log_dir is not None and m.ok else None
+            if log_file is not None:
+                runs[step]["event_log"] = {"file": str(log_file), **job_report(log_file)}
             echo(f"  {_status(m)}")
         found["sizes"][str(objects)] = runs
     return found
