@@ -32,7 +32,7 @@ class BatchCopies:
     """The batch rows to curate, the ids they bring, the stored copies they may displace
     (user_id, event_time, dt), the count of event_ids new to the lake and the dates touched.
 
-    ids derive from a cached frame (cached, released by release()).
+    ids derive from a cached frame, when classified by the index (released by release()).
     """
 
     to_curate: DataFrame
@@ -91,14 +91,14 @@ def classify(
         and rows <= settings.plan_on_driver_max_rows
     ):
         return classify_on_driver(ctx, new, buckets)
+    empty_displaced = spark.createDataFrame([], "user_id string, event_time timestamp, dt string")
+    if not indexed:  # nothing stored: every event_id is new; their count is all one action needs
+        ids = new.select("event_id").distinct()
+        count = ids.count() if has_rows else 0
+        return BatchCopies(new, ids, empty_displaced, count, 0, valid_dts, None)
     earliest = F.min(F.struct("ingested_at", "source_file")).alias("k")
     keys = new.groupBy("event_id").agg(earliest, F.collect_set(PARTITION_COLUMN).alias("batch_dts"))
     keys = keys.select("event_id", "k.ingested_at", "k.source_file", "batch_dts")
-    empty_displaced = spark.createDataFrame([], "user_id string, event_time timestamp, dt string")
-    if not indexed:
-        ids = keys.select("event_id").persist()
-        count = ids.count() if has_rows else 0
-        return BatchCopies(new, ids, empty_displaced, count, 0, valid_dts, ids)
     keys = keys.withColumn(event_index.BUCKET, event_index.bucket_of(F.col("event_id")))
     stored = event_index.lookup(spark, settings, keys, buckets).alias("s")
     batch = keys.alias("b")
