@@ -77,6 +77,5 @@ package: $(STAMP) ## Build the wheel, zip, Glue's extra wheels, EMR archives (EM
 	$(BIN)/python -m clickstream.aws.packaging --dist-dir dist --emr-archs "$(EMR_ARCHS)"
 
 clean: ## Remove the venv, the local lake, build output and caches
-	rm -rf $(VENV) .jars .metastore .lake .bench dist build *.egg-info libs/*.egg-info .pytest_cache .ruff_cache metastore_db spark-warehouse derby.log
-	rm -rf $(VENV) .lake .bench .wheelhouse dist build *.egg-info libs/*.egg-info .pytest_cache .ruff_cache metastore_db spark-warehouse derby.log
+	rm -rf $(VENV) .jars .metastore .lake .bench .wheelhouse dist build *.egg-info libs/*.egg-info .pytest_cache .ruff_cache metastore_db spark-warehouse derby.log
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
