@@ -4,7 +4,7 @@ Spark jobs' busy time against the driver's gaps between them."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,21 +33,30 @@ def _accumulable(info: dict[str, Any], name: str) -> int:
     return 0
 
 
+def _events(event_log: Path) -> Iterator[dict[str, Any]]:
+    """The events of a Spark event log, one JSON object per line (other lines skipped)."""
+    for line in event_log.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            yield json.loads(line)
+        except ValueError:
+            continue
+
+
+def _job_label(job_start: dict[str, Any]) -> str:
+    """A job's label: its description (the bench names it after the pipeline job), else its call site."""
+    props = job_start.get("Properties") or {}
+    return props.get("spark.job.description") or props.get("callSite.short") or "?"
+
+
 def stage_report(event_log: Path, top: int = 12) -> dict[str, Any]:
     """The longest stages of a Spark event log, and stage seconds per job description."""
     job_of_stage: dict[int, str] = {}
     stages: list[dict[str, Any]] = []
-    for line in event_log.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
+    for event in _events(event_log):
         kind = event.get("Event")
         if kind == "SparkListenerJobStart":
-            props = event.get("Properties") or {}
-            label = props.get("spark.job.description") or props.get("callSite.short") or "?"
             for stage_id in event.get("Stage IDs", []):
-                job_of_stage[stage_id] = label
+                job_of_stage[stage_id] = _job_label(event)
         elif kind == "SparkListenerStageCompleted":
             info = event["Stage Info"]
             if "Completion Time" not in info or "Submission Time" not in info:
@@ -108,16 +117,10 @@ def job_report(event_log: Path, top: int = 5) -> dict[str, Any]:
     span from the first job's start to the last one's end, and the longest gaps between jobs
     (driver work: listing, planning, metastore calls), each with the jobs' labels around it."""
     jobs: dict[int, dict[str, Any]] = {}
-    for line in event_log.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
+    for event in _events(event_log):
         kind = event.get("Event")
         if kind == "SparkListenerJobStart":
-            props = event.get("Properties") or {}
-            label = props.get("spark.job.description") or props.get("callSite.short") or "?"
-            jobs[event["Job ID"]] = {"start": event["Submission Time"], "label": label}
+            jobs[event["Job ID"]] = {"start": event["Submission Time"], "label": _job_label(event)}
         elif kind == "SparkListenerJobEnd" and event.get("Job ID") in jobs:
             jobs[event["Job ID"]]["end"] = event["Completion Time"]
     done = sorted((j for j in jobs.values() if "end" in j), key=lambda j: j["start"])
