@@ -17,7 +17,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install jars postgres test lint format demo bench package clean wheelhouse
+.PHONY: help install jars postgres test test-fast lint format demo bench package clean wheelhouse
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ jars: $(JARS_STAMP) ## Copy the JVM jars pinned in jvm/pom.xml (S3A, Delta) from
 
 test: $(STAMP) ## Run the test suite (installs first when .venv is missing or stale)
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP) ## The fast tier while working: transforms, reader, config, planners, catalog and deploy on moto; no pipeline runs (pytest -m "not slow", under 3 minutes)
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(STAMP) ## Lint with ruff
 	$(BIN)/ruff check libs tools jobs tests

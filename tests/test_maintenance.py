@@ -19,6 +19,8 @@ from clickstream.tables import QUARANTINE
 from clickstream.writer import read_table, table_schema, write_table
 from tests.delta_rs import delta_table
 
+pytestmark = pytest.mark.slow
+
 DAY = "2026-03-01"
 
 

@@ -27,6 +27,8 @@ from clickstream.writer import read_table, table_schema
 from tests.aws.conftest import ISSUE_OVERRIDES
 from tests.pipeline import lake_fixture as lf
 
+pytestmark = pytest.mark.slow
+
 VERSION = clickstream.__version__
 RELEASE = f"s3://clickstream-artifacts/releases/{VERSION}"
 ARCHIVE = f"emr/clickstream-environment-{VERSION}-x86_64.tar.gz"

@@ -6,6 +6,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from pyspark.sql import SparkSession
 
 from clickstream.pipeline import load_titles
@@ -14,6 +15,8 @@ from clickstream.pipeline.runner import rebuild_lake, run_pipeline
 from clickstream.tables import EVENTS, TITLES, TITLES_HISTORY
 from clickstream.writer import read_table
 from tests.pipeline import incremental_helpers as ih
+
+pytestmark = pytest.mark.slow
 
 PAST = "2026-03-01T10:00:00Z"
 FUTURE = "2030-01-01T10:00:00Z"  # after every run of this test: takes the latest snapshot

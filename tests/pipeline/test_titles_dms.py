@@ -23,6 +23,8 @@ from clickstream.tables import EVENTS, QUARANTINE_TITLES, SESSIONS, TITLES, TITL
 from clickstream.writer import read_table
 from tests.pipeline import incremental_helpers as ih
 
+pytestmark = pytest.mark.slow
+
 HEADER = "Op,dms_commit_ts,title_id,title,genre\n"
 LOAD_V1 = (
     HEADER

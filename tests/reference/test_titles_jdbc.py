@@ -20,6 +20,8 @@ from clickstream.writer import read_table
 from tests.pipeline import incremental_helpers as ih
 from tests.reference.postgres_server import PASSWORD, USER, Server, free_port
 
+pytestmark = pytest.mark.slow
+
 ENV = "CLICKSTREAM_TITLES_DB_PASSWORD"
 
 

@@ -17,6 +17,8 @@ from clickstream.writer import read_table
 from tests.runtime import job_main
 from tests.runtime.fake_awsglue import GlueDouble
 
+pytestmark = pytest.mark.slow
+
 CONNECTION, TABLE = "app-db", "public.titles"
 PASSWORD_ENV = "CLICKSTREAM_TITLES_DB_PASSWORD"
 EMR_ONLY = ("titles_jdbc_url=jdbc:postgresql://db.internal:5432/app", "titles_jdbc_user=etl")

@@ -16,6 +16,8 @@ from clickstream.writer import read_table
 from clickstream_tools.bench.spark_scan import core, scan
 from clickstream_tools.sample import SampleReport, generate_sample
 
+pytestmark = pytest.mark.slow
+
 CORE_COLUMNS = ("event_id", "user_id", "event_type", "event_time", "title_id", "session_id", "dt")
 
 
