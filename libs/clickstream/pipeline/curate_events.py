@@ -1,37 +1,46 @@
 """curate_events: new raw Firehose objects to deduplicated, enriched, sessionized events.
 
-Every run, the first included, is incremental. The steps (clickstream.pipeline.curate):
-1. selection: the raw objects the bookmark has not seen.
-2. parse_cache: parse them once, cached; count records by reason and valid date.
-3. quarantine: rejected records to quarantine, replacing those of the same objects.
-4. copies: each event_id against the event_id index (every event_id stored, whatever its user
-   or time): new, a duplicate of an earlier stored copy (dropped), or a copy at least as early
-   as the stored one (curated with it; the stored copy's place is recomputed too).
-5. planning: per affected user, the ranges of time the batch can change (the stored sessions
-   within one lookback of a new or displaced copy, and those copies; clickstream.pipeline.ranges),
-   and the dates to read and rewrite. With nothing stored near them, all is new.
-6. changes: publish a change set (the dates rewritten and the ranges) for build_sessions and
-   daily_active_users, before writing: a run that dies while writing still leaves its record.
-7. context_reads: the stored rows inside the ranges (recomputed) and outside them (kept).
-8. recompute: dedup, suppress repeats, enrich, sessionize. Rows outside the ranges stay as stored.
-9. events_write: overwrite the rewritten dates (dynamic partition overwrite).
-10. repeat_suppression: store the suppressed rows, so later runs see what a full run would.
-11. accounting: rows added to both tables must equal the new event_ids, or the run fails.
-12. event_index: record the batch's event_ids where their kept copy now is.
-The runner commits the bookmark afterwards.
+Every run, the first included, is incremental. run() reads as these steps (each a function here
+or a module of clickstream.pipeline.curate):
+1. select: the raw objects the bookmark has not seen (selection).
+2. parse and quarantine: parse them once, cached, count records by reason and valid date
+   (parse_cache); rejected records replace those of the same objects in quarantine.
+3. recover: complete the change sets a dead or failed run left unready (recovery).
+4. classify copies: each event_id against the event_id index (every event_id stored, whatever
+   its user or time): new, a duplicate of an earlier stored copy (dropped), or a copy at least as
+   early as the stored one (curated with it; the stored copy's place is recomputed too) (copies).
+5. plan: per affected user, the ranges of time the batch can change and the dates to read and
+   rewrite (planning; the rule is clickstream.pipeline.ranges).
+6. publish the change set (the dates and the ranges) for build_sessions and daily_active_users,
+   before writing: a run that dies while writing still leaves its record (changes).
+7. recompute: dedup, suppress repeats, enrich, sessionize inside the ranges; rows outside them
+   stay as stored (context_reads, recompute).
+8. write the rewritten dates of events, and repeat_suppressed (events_write, repeat_suppression).
+9. account: rows added to both tables must equal the new event_ids, or the run fails (accounting).
+10. index: record the batch's event_ids where their kept copy now is (event_index).
+11. commit (after the runner registered the tables): ready marks, then the bookmark.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from pyspark.sql import DataFrame
 
 from clickstream.pipeline import changes
 from clickstream.pipeline.context import JobContext, JobOutcome
 from clickstream.pipeline.curate import event_index
-from clickstream.pipeline.curate.accounting import AccountingError, check_added, stored_rows
+from clickstream.pipeline.curate.accounting import (
+    AccountingError,
+    Added,
+    StoredRows,
+    check_added,
+    stored_rows,
+)
 from clickstream.pipeline.curate.context_reads import stored_context
-from clickstream.pipeline.curate.copies import classify
-from clickstream.pipeline.curate.events_write import write_events
+from clickstream.pipeline.curate.copies import BatchCopies, classify
+from clickstream.pipeline.curate.events_write import EventsWrite, write_events
 from clickstream.pipeline.curate.parse_cache import (
     ParseStats,
     cached_parse,
@@ -39,7 +48,7 @@ from clickstream.pipeline.curate.parse_cache import (
     parse_stats,
     valid_events,
 )
-from clickstream.pipeline.curate.planning import existing_dates, plan
+from clickstream.pipeline.curate.planning import Existing, Plan, existing_dates, plan
 from clickstream.pipeline.curate.quarantine import (
     QuarantineWrite,
     interrupted_dates,
@@ -47,147 +56,292 @@ from clickstream.pipeline.curate.quarantine import (
     write_quarantine,
 )
 from clickstream.pipeline.curate.recompute import recompute
-from clickstream.pipeline.curate.recovery import recover, unready_sets
+from clickstream.pipeline.curate.recovery import Recovery, recover, unready_sets
 from clickstream.pipeline.curate.repeat_suppression import write_suppressed
-from clickstream.pipeline.curate.selection import select_raw_objects
+from clickstream.pipeline.curate.selection import RawSelection, select_raw_objects
 from clickstream.tables import QUARANTINE, Table, events_table
 
 JOB = "curate_events"
 
 
+@dataclass
+class CurateMetrics:
+    """The run's figures for the summary; optional ones are left out when None."""
+
+    objects: int = 0
+    records_read: int = 0
+    quarantined: int = 0
+    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+    valid: int = 0
+    curated: int = 0
+    duplicates_removed: int = 0
+    event_rows_rewritten: int = 0
+    new_event_ids: int = 0
+    repeats_suppressed: int = 0
+    # Valid records whose promoted field held a value of another type (kept in properties).
+    promoted_misfits: dict[str, int] | None = None
+    dates_read: int | None = None
+    dates_rewritten: int | None = None
+    recovered_change_sets: int | None = None
+    lost_events_reread: int | None = None
+    surplus_copies_removed: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures, without the optional ones that do not apply."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class Batch:
+    """The chosen objects parsed (cached; None without objects), their counts and quarantine."""
+
+    parsed: DataFrame | None
+    stats: ParseStats
+    quarantine: QuarantineWrite
+
+
+@dataclass
+class Curated:
+    """What the events write did: the plan, the change set, the rows written and added."""
+
+    plan: Plan
+    change_id: str
+    written: EventsWrite
+    added: Added
+
+
 def run(ctx: JobContext) -> JobOutcome:
     """Curate the raw objects the bookmark selects into events, quarantine and a change set."""
-    spark, settings = ctx.spark, ctx.settings
-    lake = settings.lake
     selection = select_raw_objects(ctx, JOB)
     ctx.echo(f"  {len(selection.chosen)} new raw object(s) of {selection.available}")
+    repaired = repair_quarantine(ctx, selection)
     unready = unready_sets(ctx)
-    rebuilt = QuarantineWrite(0, [], [])
-    torn_quarantine = interrupted_dates(ctx)
-    if torn_quarantine:
-        rebuilt = rebuild_dates(ctx, torn_quarantine, selection.arrived_on(torn_quarantine))
     if not selection.chosen and not unready:
-        return JobOutcome(metrics=_zero_metrics(), commit=selection.commit)
-
+        return outcome(
+            ctx, CurateMetrics(), repaired, batch_of_nothing().quarantine, None, selection
+        )
     existing = existing_dates(ctx)
-    parsed = None
-    stats, quarantine = ParseStats(0, {}, 0, []), QuarantineWrite(0, [], [])
-    if selection.chosen:
-        parsed = cached_parse(ctx, selection.chosen, by_event_id=existing.empty)
-        stats = parse_stats(parsed, settings.promoted_fields)
-        quarantine = write_quarantine(ctx, parsed, selection.chosen, stats.rejected)
-        if quarantine.rows != stats.rejected:
-            raise AssertionError(
-                f"quarantine wrote {quarantine.rows} rows, validation rejected "
-                f"{stats.rejected_by_reason}"
-            )
-    metrics: dict[str, Any] = {
-        "objects": len(selection.chosen),
-        "records_read": stats.read,
-        "quarantined": quarantine.rows,
-        "quarantined_by_reason": stats.rejected_by_reason,
-    }
-    if settings.promoted_fields:
-        # Valid records whose promoted field held a value of another type (kept in properties).
-        metrics["promoted_misfits"] = stats.misfits
-    dts = {QUARANTINE.name: tuple(sorted({*quarantine.written, *rebuilt.written}))}
-    dropped = {QUARANTINE.name: tuple(sorted({*quarantine.dropped, *rebuilt.dropped}))}
-    tables: tuple[Table, ...] = (QUARANTINE,) if selection.chosen or rebuilt.written else ()
-
-    indexed = not existing.empty
-    if indexed and not event_index.is_built(settings):
-        ctx.echo("  building the event_id index from the stored events (once)")
-        event_index.build(spark, settings)
+    batch = parse_and_quarantine(ctx, selection, existing)
+    indexed = index_ready(ctx, existing)
     recovery = recover(ctx, unready, selection.find, indexed) if unready else None
-    new = valid_events(parsed, settings) if parsed is not None and stats.valid else no_events(ctx)
+    copies = classify_copies(ctx, batch, recovery, indexed)
+    curated = None
+    if copies.dts or (recovery is not None and recovery.dts):
+        curated = write_changes(ctx, batch, copies, recovery, existing, selection)
+    copies.release()
+    if batch.parsed is not None:
+        batch.parsed.unpersist()
+    metrics = figures(ctx, selection, batch, copies, recovery, curated)
+    return outcome(ctx, metrics, repaired, batch.quarantine, curated, selection, recovery)
+
+
+def repair_quarantine(ctx: JobContext, selection: RawSelection) -> QuarantineWrite:
+    """Rebuild the quarantine dates a dead run's write left unfinished (usually none)."""
+    torn = interrupted_dates(ctx)
+    if not torn:
+        return QuarantineWrite(0, [], [])
+    return rebuild_dates(ctx, torn, selection.arrived_on(torn))
+
+
+def parse_and_quarantine(ctx: JobContext, selection: RawSelection, existing: Existing) -> Batch:
+    """Parse the chosen objects once (cached) and replace their quarantine rows."""
+    if not selection.chosen:
+        return batch_of_nothing()
+    parsed = cached_parse(ctx, selection.chosen, by_event_id=existing.empty)
+    stats = parse_stats(parsed, ctx.settings.promoted_fields)
+    quarantine = write_quarantine(ctx, parsed, selection.chosen, stats.rejected)
+    if quarantine.rows != stats.rejected:
+        raise AssertionError(
+            f"quarantine wrote {quarantine.rows} rows, validation rejected "
+            f"{stats.rejected_by_reason}"
+        )
+    return Batch(parsed, stats, quarantine)
+
+
+def batch_of_nothing() -> Batch:
+    """The batch of a run without new objects."""
+    return Batch(None, ParseStats(0, {}, 0, []), QuarantineWrite(0, [], []))
+
+
+def index_ready(ctx: JobContext, existing: Existing) -> bool:
+    """Whether events are stored (then the event_id index holds them all: built once here)."""
+    if existing.empty:
+        return False
+    if not event_index.is_built(ctx.settings):
+        ctx.echo("  building the event_id index from the stored events (once)")
+        event_index.build(ctx.spark, ctx.settings)
+    return True
+
+
+def classify_copies(
+    ctx: JobContext, batch: Batch, recovery: Recovery | None, indexed: bool
+) -> BatchCopies:
+    """The batch's valid rows (and rows recovery re-read) classified against the index."""
+    stats = batch.stats
+    new = valid_events(batch.parsed, ctx.settings) if stats.valid else no_events(ctx)
     if recovery is not None and recovery.restored is not None:
         new = new.unionByName(recovery.restored)
     # The parse's buckets hold every event_id of the batch unless recovery re-read rows.
     buckets = set(stats.buckets) if recovery is None else None
     copies = classify(
-        ctx,
-        new,
-        stats.valid_dts,
-        indexed,
-        has_rows=bool(stats.valid),
-        buckets=buckets,
-        rows=stats.valid if recovery is None else None,
+        ctx, new, stats.valid_dts, indexed, has_rows=bool(stats.valid), buckets=buckets
     )
     ctx.echo(
         f"  {stats.valid} valid record(s): {copies.new_ids} new event_id(s), "
         f"{copies.duplicate_ids} already stored earlier"
     )
-    marks, touched = copies.marks(), set(copies.dts)
+    return copies
+
+
+def write_changes(
+    ctx: JobContext,
+    batch: Batch,
+    copies: BatchCopies,
+    recovery: Recovery | None,
+    existing: Existing,
+    selection: RawSelection,
+) -> Curated:
+    """Plan, publish the change set, recompute, write, account and index."""
+    the_plan = plan_changes(ctx, batch, copies, recovery, existing)
+    before = stored_rows(ctx, the_plan.dts, existing)
+    change = changes.publish(
+        ctx.settings.lake,
+        changes.new_change_id(),
+        the_plan.dts,
+        the_plan.ranges,
+        [o.path for o in selection.chosen],
+    )
+    ranges = None if change.full else changes.read_ranges(ctx.spark, ctx.settings.lake, [change])
+    result = recompute(ctx, copies.to_curate, ranges, stored_context(ctx, the_plan, ranges))
+    written = write_events(ctx, result.output, the_plan.dts)
+    result.check()
+    suppressed = before.suppressed
+    if ctx.settings.repeat_window_seconds or set(the_plan.dts) & existing.suppressed:
+        suppressed = write_suppressed(ctx, result.deduped, result.kept, ranges, the_plan.dts)
+    result.release()
     expected = copies.new_ids
     if recovery is not None:
-        marks = marks.unionByName(recovery.marks)
-        touched |= set(recovery.dts)
         expected += recovery.restored_ids - recovery.surplus
-        metrics["recovered_change_sets"] = len(recovery.sets)
-        metrics["lost_events_reread"] = recovery.restored_ids
-        metrics["surplus_copies_removed"] = recovery.surplus
-    metrics.update(_event_metrics(stats.valid, 0, 0))
-    metrics["new_event_ids"] = copies.new_ids
-    metrics["repeats_suppressed"] = 0
+    added = account(ctx, the_plan, written, suppressed, expected, before)
+    changes.mark(ctx.settings.lake, change.change_id, "events_written")
+    update_index(ctx, the_plan, copies, recovery, existing, batch)
+    the_plan.release()
+    return Curated(the_plan, change.change_id, written, added)
+
+
+def plan_changes(
+    ctx: JobContext,
+    batch: Batch,
+    copies: BatchCopies,
+    recovery: Recovery | None,
+    existing: Existing,
+) -> Plan:
+    """The ranges the batch (and recovered sets) can change, and the dates to read and rewrite."""
+    marks, touched = copies.marks(), set(copies.dts)
+    bound: int | None = batch.stats.valid + copies.contested_ids
+    if recovery is not None:
+        marks, touched, bound = marks.unionByName(recovery.marks), touched | set(recovery.dts), None
+    the_plan = plan(ctx, marks, sorted(touched), existing, marks_bound=bound)
+    ctx.echo(
+        f"  touching {len(touched)} date(s); read {len(the_plan.read)}, rewrite {len(the_plan.dts)}"
+    )
+    return the_plan
+
+
+def account(
+    ctx: JobContext,
+    the_plan: Plan,
+    written: EventsWrite,
+    suppressed: int,
+    expected: int,
+    before: StoredRows,
+) -> Added:
+    """Rows stored after the write (Parquet footers) must equal the rows written, and the rows
+    added the new event_ids; AccountingError otherwise."""
+    after = stored_rows(ctx, the_plan.dts, existing_dates(ctx))
+    if (after.events, after.suppressed) != (written.rows, suppressed):
+        raise AccountingError(
+            f"rows stored after the write ({after}) differ from rows written "
+            f"(events {written.rows}, repeat_suppressed {suppressed})"
+        )
+    return check_added(expected, before, after)
+
+
+def update_index(
+    ctx: JobContext,
+    the_plan: Plan,
+    copies: BatchCopies,
+    recovery: Recovery | None,
+    existing: Existing,
+    batch: Batch,
+) -> None:
+    """Record where the batch's event_ids' kept copies now are (the whole index on a first run)."""
+    if existing.empty:
+        event_index.build(ctx.spark, ctx.settings)
+        return
+    committed = event_index.stored_copies(ctx.spark, ctx.settings, the_plan.dts)
+    buckets = None
+    if recovery is None:
+        committed = committed.join(copies.ids, "event_id", "left_semi")
+        buckets = set(batch.stats.buckets)
+    event_index.upsert(ctx.spark, ctx.settings, committed, buckets)
+
+
+def figures(
+    ctx: JobContext,
+    selection: RawSelection,
+    batch: Batch,
+    copies: BatchCopies,
+    recovery: Recovery | None,
+    curated: Curated | None,
+) -> CurateMetrics:
+    """The run's metrics, from the steps' results."""
+    stats = batch.stats
+    added = curated.added if curated is not None else Added(0, 0)
+    metrics = CurateMetrics(
+        objects=len(selection.chosen),
+        records_read=stats.read,
+        quarantined=batch.quarantine.rows,
+        quarantined_by_reason=stats.rejected_by_reason,
+        valid=stats.valid,
+        curated=added.events,
+        duplicates_removed=stats.valid - added.events,
+        event_rows_rewritten=curated.written.rows if curated is not None else 0,
+        new_event_ids=copies.new_ids,
+        repeats_suppressed=added.suppressed,
+        promoted_misfits=stats.misfits if ctx.settings.promoted_fields else None,
+    )
+    if curated is not None:
+        metrics.dates_read = len(curated.plan.read)
+        metrics.dates_rewritten = len(curated.plan.dts)
+    if recovery is not None:
+        metrics.recovered_change_sets = len(recovery.sets)
+        metrics.lost_events_reread = recovery.restored_ids
+        metrics.surplus_copies_removed = recovery.surplus
+    return metrics
+
+
+def outcome(
+    ctx: JobContext,
+    metrics: CurateMetrics,
+    repaired: QuarantineWrite,
+    quarantine: QuarantineWrite,
+    curated: Curated | None,
+    selection: RawSelection,
+    recovery: Recovery | None = None,
+) -> JobOutcome:
+    """The tables and dates written, the figures, and the commit: ready marks, then bookmark."""
+    lake = ctx.settings.lake
+    tables: tuple[Table, ...] = (QUARANTINE,) if selection.chosen or repaired.written else ()
+    dts = {QUARANTINE.name: tuple(sorted({*quarantine.written, *repaired.written}))}
+    dropped = {QUARANTINE.name: tuple(sorted({*quarantine.dropped, *repaired.dropped}))}
     ready = [cs.change_id for cs in recovery.sets] if recovery is not None else []
-    if touched:
-        # Rows of marks: the batch's valid rows and one stored copy per contested event_id.
-        bound = None if recovery is not None else stats.valid + copies.contested_ids
-        the_plan = plan(
-            ctx, marks, sorted(touched), existing, marks_bound=bound, mark_rows=copies.mark_rows
-        )
-        ctx.echo(
-            f"  touching {len(touched)} date(s); "
-            f"read {len(the_plan.read)}, rewrite {len(the_plan.dts)}"
-        )
-        before = stored_rows(ctx, the_plan.dts, existing)
-        change = changes.publish(
-            lake,
-            changes.new_change_id(),
-            the_plan.dts,
-            the_plan.ranges,
-            [o.path for o in selection.chosen],
-        )
-        ranges = None if change.full else changes.read_ranges(spark, lake, [change])
-        stored = stored_context(ctx, the_plan, ranges)
-        result = recompute(ctx, copies.to_curate, ranges, stored)
-        written = write_events(ctx, result.output, the_plan.dts)
-        result.check()
-        suppressed_after = before.suppressed
-        if settings.repeat_window_seconds or set(the_plan.dts) & existing.suppressed:
-            suppressed_after = write_suppressed(
-                ctx, result.deduped, result.kept, ranges, the_plan.dts
-            )
-        result.release()
-        # Rows after, from what is stored now (Parquet footers): a write that lost rows shows.
-        after = stored_rows(ctx, the_plan.dts, existing_dates(ctx))
-        if (after.events, after.suppressed) != (written.rows, suppressed_after):
-            raise AccountingError(
-                f"rows stored after the write ({after}) differ from rows written "
-                f"(events {written.rows}, repeat_suppressed {suppressed_after})"
-            )
-        added = check_added(expected, before, after)
-        changes.mark(lake, change.change_id, "events_written")
-        if not indexed:
-            event_index.build(spark, settings)
-        else:
-            committed = event_index.stored_copies(spark, settings, the_plan.dts)
-            if recovery is None:
-                committed = committed.join(copies.ids, "event_id", "left_semi")
-            event_index.upsert(spark, settings, committed, buckets)
-        metrics.update(_event_metrics(stats.valid, added.events, written.rows))
-        metrics["repeats_suppressed"] = added.suppressed
-        metrics["dates_read"] = len(the_plan.read)
-        metrics["dates_rewritten"] = len(the_plan.dts)
-        events = events_table(settings.promoted_fields)
+    if curated is not None:
+        events = events_table(ctx.settings.promoted_fields)
         tables = (events, *tables)
-        dts[events.name] = tuple(written.written)
-        dropped[events.name] = tuple(written.dropped)
-        ready.append(change.change_id)
-        the_plan.release()
-    copies.release()
-    if parsed is not None:
-        parsed.unpersist()
+        dts[events.name] = tuple(curated.written.written)
+        dropped[events.name] = tuple(curated.written.dropped)
+        ready.append(curated.change_id)
 
     def commit() -> bool:
         # Ready marks first: a crash between them and the bookmark only repeats this batch.
@@ -195,25 +349,4 @@ def run(ctx: JobContext) -> JobOutcome:
             changes.mark_ready(lake, change_id)
         return selection.commit()
 
-    return JobOutcome(metrics=metrics, tables=tables, dts=dts, dropped=dropped, commit=commit)
-
-
-def _zero_metrics() -> dict[str, object]:
-    return {
-        "objects": 0,
-        "records_read": 0,
-        "quarantined": 0,
-        "quarantined_by_reason": {},
-        **_event_metrics(0, 0, 0),
-        "new_event_ids": 0,
-        "repeats_suppressed": 0,
-    }
-
-
-def _event_metrics(valid: int, curated_new: int, written: int) -> dict[str, int]:
-    return {
-        "valid": valid,
-        "curated": curated_new,
-        "duplicates_removed": valid - curated_new,
-        "event_rows_rewritten": written,
-    }
+    return JobOutcome(metrics.as_dict(), tables, dts, dropped, commit)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
 
 from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
@@ -40,6 +39,7 @@ from clickstream.tables import (
     Table,
 )
 from clickstream.transforms import first_seen, user_activity, user_metrics
+from clickstream.transforms.dates import shift_dt
 from clickstream.transforms.dau import MONTH_DAYS
 from clickstream.writer import (
     dts_metric,
@@ -138,10 +138,10 @@ def _incremental(ctx: JobContext, dts: list[str]) -> _Written:
         try:
             users_after = _users_after(before, moved)
             active_dts = stored_dts(spark, lake, USER_ACTIVITY)
-            reach = {_shift(d, k) for d in dts for k in range(MONTH_DAYS)} | changed
+            reach = {shift_dt(d, k) for d in dts for k in range(MONTH_DAYS)} | changed
             wanted = sorted(reach & active_dts)
             if wanted:
-                window = {_shift(d, -k) for d in wanted for k in range(MONTH_DAYS)}
+                window = {shift_dt(d, -k) for d in wanted for k in range(MONTH_DAYS)}
                 stored_activity = read_table(
                     spark, lake, USER_ACTIVITY, sorted(window & active_dts)
                 )
@@ -265,7 +265,3 @@ def _write(
         for dt in emptied:
             fs.delete(spark, f"{settings.path(table.location)}/{PARTITION_COLUMN}={dt}")
     return written, emptied
-
-
-def _shift(dt: str, days: int) -> str:
-    return (date.fromisoformat(dt) + timedelta(days=days)).isoformat()

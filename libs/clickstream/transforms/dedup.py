@@ -10,6 +10,15 @@ _MICROS_PER_SECOND = 1_000_000
 _KEY = "event_id"
 _INGESTED = "ingested_at"
 _SOURCE = "source_file"
+# Which copy of an event_id a full run keeps: the earliest ingested, then the smallest
+# source_file (dedup_events, and the incremental runs' classification against stored copies).
+COPY_ORDER = (_INGESTED, _SOURCE)
+
+
+def copy_key(frame: DataFrame | None = None) -> Column:
+    """The copy order as one comparable struct (of frame's columns when given): a smaller key
+    is the copy a full run keeps."""
+    return F.struct(*(F.col(c) if frame is None else frame[c].alias(c) for c in COPY_ORDER))
 
 
 def dedup_events(events: DataFrame, *, repeat_window_seconds: float = 0) -> DataFrame:
@@ -37,9 +46,7 @@ def dedup_events(events: DataFrame, *, repeat_window_seconds: float = 0) -> Data
 
 def _copy_order(events: DataFrame) -> list[Column]:
     """Earliest ingested_at first; then source_file; then every other orderable column."""
-    order = [F.col(_INGESTED).asc_nulls_last()]
-    if _SOURCE in events.columns:
-        order.append(F.col(_SOURCE).asc_nulls_last())
+    order = [F.col(c).asc_nulls_last() for c in COPY_ORDER if c in events.columns]
     order += [
         F.col(field.name).asc_nulls_last()
         for field in events.schema.fields

@@ -8,17 +8,16 @@ everything is new (the first run): no ranges are needed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from clickstream.pipeline import local_ranges
+from clickstream.pipeline import ranges as rule
 from clickstream.pipeline.context import JobContext
 from clickstream.pipeline.curate.partitions import partition_dts
 from clickstream.pipeline.curate.repeat_suppression import SUPPRESSED
-from clickstream.pipeline.ranges import lookback_seconds, range_dates, touched_ranges
 from clickstream.tables import EVENTS
+from clickstream.transforms.dates import shift_dt
 from clickstream.writer import read_table
 
 
@@ -74,8 +73,8 @@ def plan(
 
     marks_bound: an upper bound of new's rows, when known. With it at most
     plan_on_driver_max_rows, new and the stored events of its users are collected and the
-    ranges computed on the driver (clickstream.pipeline.local_ranges), as long as the stored
-    rows stay under that bound too; otherwise with Spark. Both give the same ranges.
+    ranges computed on the driver, as long as the stored rows stay under that bound too;
+    otherwise in Spark. Both run the same rule (clickstream.pipeline.ranges).
     mark_rows: new's rows as (user_id, event_time in unix microseconds), already collected.
 
     Stored events within one lookback of a new event lie on its date or the next or previous
@@ -86,8 +85,8 @@ def plan(
     """
     spark, settings = ctx.spark, ctx.settings
     stored_dts = existing.stored
-    lookback = lookback_seconds(settings)
-    read = {_shift(d, k) for d in new_dts for k in (-1, 0, 1)} & stored_dts
+    lookback = rule.lookback_seconds(settings)
+    read = {shift_dt(d, k) for d in new_dts for k in (-1, 0, 1)} & stored_dts
     if not read:
         return Plan(new_dts, [], None)
     limit = settings.plan_on_driver_max_rows
@@ -103,8 +102,8 @@ def plan(
         if found is None:
             marks = None  # too many stored rows: Spark from now on
             stored = stored.join(users, "user_id", "left_semi")
-            ranges = touched_ranges(new, stored, lookback).persist()
-            covered, needed = range_dates(ranges, settings.timezone, lookback)
+            ranges = rule.touched_ranges(new, stored, lookback).persist()
+            covered, needed = rule.range_dates(ranges, settings.timezone, lookback)
         else:
             ranges, covered, needed = found
         more = (needed & stored_dts) - read
@@ -135,10 +134,6 @@ def _plan_on_driver(
     )
     if len(rows) > limit:
         return None
-    ranges = local_ranges.touched_ranges(marks, [(r[0], r[1], r[2]) for r in rows], lookback)
-    covered, needed = local_ranges.range_dates(ranges, ctx.settings.timezone, lookback)
-    return local_ranges.ranges_frame(spark, ranges), covered, needed
-
-
-def _shift(dt: str, days: int) -> str:
-    return (date.fromisoformat(dt) + timedelta(days=days)).isoformat()
+    ranges = rule.ranges_of(marks, [(r[0], r[1], r[2]) for r in rows], lookback)
+    covered, needed = rule.dates_of([(s, e) for _, s, e in ranges], ctx.settings.timezone, lookback)
+    return rule.ranges_frame(spark, ranges), covered, needed

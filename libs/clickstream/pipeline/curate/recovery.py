@@ -30,6 +30,7 @@ from clickstream.pipeline.curate.parse_cache import parse, valid_events
 from clickstream.pipeline.curate.repeat_suppression import SUPPRESSED
 from clickstream.raw_objects import RawObject
 from clickstream.tables import EVENTS, PARTITION_COLUMN
+from clickstream.transforms.dedup import COPY_ORDER
 from clickstream.writer import read_table
 
 
@@ -93,7 +94,7 @@ def recover(
         if any(written):  # the index may be torn: rebuild it from the tables
             event_index.build(spark, settings)
         else:
-            earliest = F.min(F.struct("ingested_at", "source_file", PARTITION_COLUMN)).alias("k")
+            earliest = F.min(F.struct(*COPY_ORDER, PARTITION_COLUMN)).alias("k")
             one_per_id = stored.groupBy("event_id").agg(earliest).select("event_id", "k.*")
             event_index.upsert(spark, settings, one_per_id)
     marks = stored.select("user_id", "event_time")

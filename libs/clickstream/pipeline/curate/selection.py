@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
 
 from clickstream.bookmarks import HourWindow
 from clickstream.pipeline.context import JobContext
@@ -20,6 +19,7 @@ from clickstream.raw_objects import (
     list_raw_objects,
     qualified_root,
 )
+from clickstream.transforms.dates import shift_dt
 
 SOURCE = "raw_clickstream"
 
@@ -66,8 +66,8 @@ def select_raw_objects(ctx: JobContext, job: str) -> RawSelection:
         """Every object that may have arrived on the dates (YYYY-MM-DD, UTC), window or not: the
         hour folders from the day before the first date on (an object's folder is the hour its
         first record arrived, at or before the time in its name)."""
-        first = date.fromisoformat(min(dts)) - timedelta(days=1)
-        found = list_raw_objects(spark, raw, from_hour=f"{first:%Y/%m/%d}/00")
+        first = shift_dt(min(dts), -1).replace("-", "/")
+        found = list_raw_objects(spark, raw, from_hour=f"{first}/00")
         return {**listed, **{o.path: o for o in found}}
 
     return RawSelection(chosen, listed, selection.commit, find, arrived_on)
