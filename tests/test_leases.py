@@ -158,3 +158,18 @@ def test_leases_follow_the_tables_each_job_writes() -> None:
     assert leases_of("build_sessions") == ("build_sessions",)
     # AND maintain, which rewrites every Delta table, holds the lease of each job writing one
     assert writers_of(DELTA_CAPABLE) == JOB_NAMES
+
+
+def test_a_lease_read_again_before_a_write_finds_a_takeover(tmp_path: Path) -> None:
+    # GIVEN a run holding curate_events' lease, which verifies it before each destructive write
+    stalled = acquire(str(tmp_path), "curate_events", stale_minutes=20)
+    stalled.verify()
+    # WHEN the run stalls past lease_stale_minutes and another run takes the lease over
+    newer = acquire(str(tmp_path), "curate_events", stale_minutes=20, now=lambda: _later(30))
+    # THEN the stalled run's next check before a write fails, and the new holder keeps its lease
+    with pytest.raises(LeaseLost, match="taken over"):
+        stalled.verify()
+    newer.verify()
+    stalled.release()
+    found = json.loads((tmp_path / lease_key("curate_events")).read_text())
+    assert found["holder"] == newer.holder

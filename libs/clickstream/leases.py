@@ -89,6 +89,21 @@ class Lease:
         if self.lost:
             raise LeaseLost(self._lost_message())
 
+    def verify(self) -> None:
+        """Re-read the lease right before a destructive write: LeaseLost unless it still holds
+        this run's holder at the version this run last wrote.
+
+        A run that stalled past lease_stale_minutes (a long GC pause, a suspended machine)
+        learns here that another run took over, before it overwrites what that run committed.
+        """
+        with self._lock:
+            if not self.lost:
+                found = self.store.read(lease_key(self.job))
+                holder = json.loads(found.text).get("holder") if found is not None else None
+                self.lost = holder != self.holder or found is None or found.etag != self.etag
+            if self.lost:
+                raise LeaseLost(self._lost_message())
+
     def keep_renewed(self, every_s: float) -> None:
         """Renew the lease every every_s seconds from a daemon thread until release()."""
 
@@ -168,6 +183,11 @@ class Leases:
         """Fail when any of the leases was lost (call before committing anything)."""
         for lease in self.held:
             lease.check()
+
+    def verify(self) -> None:
+        """Re-read every lease (Lease.verify): call right before a destructive write."""
+        for lease in self.held:
+            lease.verify()
 
     def release(self) -> None:
         """Release every lease still held, the last taken first."""

@@ -21,9 +21,9 @@ class S3Prefix:
     def client(self) -> Any:
         """boto3's S3 client, made on first use (importing boto3 costs a run that never lists)."""
         if self._client is None:
-            import boto3
+            from clickstream.aws_clients import aws_client
 
-            self._client = boto3.client("s3")
+            self._client = aws_client("s3")
         return self._client
 
     def key(self, relative: str) -> str:

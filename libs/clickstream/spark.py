@@ -19,6 +19,12 @@ SQL_CONF = {
     "spark.sql.sources.partitionOverwriteMode": "dynamic",
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.sql.parquet.compression.codec": "snappy",
+    # Every instant from 0001 to 9999 is written and read as it is (proleptic Gregorian): the
+    # defaults (EXCEPTION) fail a write of a timestamp before 1900 (WRITE_ANCIENT_DATETIME).
+    "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
+    "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
+    "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
+    "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
     "spark.sql.caseSensitive": "false",
     # Keep df.observe() metrics reliable on empty inputs (see clickstream.observe).

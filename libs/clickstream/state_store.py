@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from clickstream.aws_clients import error_code
 from clickstream.s3_prefix import S3Prefix
 
 _S3_SCHEMES = ("s3://", "s3a://", "s3n://")
@@ -150,6 +151,13 @@ class S3Store(S3Prefix):
         return StateObject(got["Body"].read().decode("utf-8"), got["ETag"])
 
     def _put(self, key: str, text: str, **condition: str) -> str | None:
+        """A conditional put: the new version tag, or None when the condition failed.
+
+        botocore retries a put whose answer was lost (a timeout, a reset connection); when the
+        lost attempt had succeeded, the retry fails its own condition (412). So a failed
+        condition is checked once: an object holding exactly this text is this writer's own
+        write (every conditional text here names its writer and time), and its tag is returned.
+        """
         from botocore.exceptions import ClientError
 
         try:
@@ -157,9 +165,9 @@ class S3Store(S3Prefix):
                 Bucket=self.bucket, Key=self.key(key), Body=text.encode("utf-8"), **condition
             )
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"):
-                return None
+            if error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"):
+                found = self.read(key)
+                return found.etag if found is not None and found.text == text else None
             raise
         return str(put["ETag"])
 

@@ -266,3 +266,45 @@ def test_a_run_with_a_new_promoted_field_gives_the_glue_table_and_its_partitions
         assert part["StorageDescriptor"]["Columns"] == columns, dt_value
         assert part["StorageDescriptor"]["Location"].endswith(f"/dt={dt_value}/")
     assert table["Parameters"]["projection.enabled"] == "false"
+
+
+def test_partition_keys_glue_leaves_unprocessed_are_asked_again_with_backoff(
+    settings: Settings, catalog: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import clickstream.aws.glue_catalog as glue_catalog
+
+    register_partitions(settings, "sessions", ["2024-05-01", "2024-05-02"])
+    session = boto3.Session()
+    throttled = [2]  # the next two answers leave every key unprocessed, as a throttled Glue does
+
+    def throttle(parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name == "BatchGetPartition" and throttled[0]:
+            throttled[0] -= 1
+            keys = [{"Values": p["Values"]} for p in parsed.get("Partitions", [])]
+            parsed["UnprocessedKeys"], parsed["Partitions"] = keys, []
+
+    session.events.register("after-call.glue.BatchGetPartition", throttle)
+    slept: list[float] = []
+    monkeypatch.setattr(glue_catalog, "sleep", slept.append)
+    # GIVEN a Glue that leaves the keys of two BatchGetPartition answers unprocessed
+    # WHEN the same partitions are registered again
+    created = register_partitions(
+        settings, "sessions", ["2024-05-01", "2024-05-02"], client=session.client("glue")
+    )
+    # THEN they are found on the third ask (none created twice), after two growing backoffs
+    assert created == 0 and throttled == [0]
+    assert len(slept) == 2 and slept[0] < slept[1] * 2 and all(s > 0 for s in slept)
+
+
+def test_every_aws_client_shares_one_retry_and_timeout_configuration(settings: Settings) -> None:
+    from clickstream.aws import client
+    from clickstream.aws_clients import MAX_ATTEMPTS, aws_client
+    from clickstream.state_store import S3Store
+
+    # GIVEN the tooling's, the state store's and a plain product client
+    clients = [client("glue", settings), S3Store("s3://b/p").client, aws_client("secretsmanager")]
+    for made in clients:
+        config = made.meta.config
+        # THEN each retries in standard mode and times out instead of hanging
+        assert config.retries == {"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}
+        assert (config.connect_timeout, config.read_timeout) == (10, 60)

@@ -1,8 +1,9 @@
 """AWS tooling: packaging, deployment, Glue Data Catalog and Redshift SQL (boto3, never awsglue).
 
-Every client is made by `client()`, which sets only the region: the endpoint comes from boto3's
-own configuration, so the standard AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_<SERVICE>) points the
-tooling at a local endpoint such as a moto server.
+Every client is made by `client()`, with the product's one botocore configuration
+(clickstream.aws_clients: standard retries, timeouts) and the configured region; the endpoint
+comes from boto3's own configuration, so the standard AWS_ENDPOINT_URL (or
+AWS_ENDPOINT_URL_<SERVICE>) points the tooling at a local endpoint such as a moto server.
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ if TYPE_CHECKING:
 
 def client(service: str, settings: Settings, session: boto3.Session | None = None) -> Any:
     """A boto3 client for `service` in settings.aws_region (endpoint from the AWS config/env)."""
-    import boto3
+    from clickstream.aws_clients import aws_client
 
-    region = settings.values.get("aws_region") or None
-    return (session or boto3.Session()).client(service, region_name=region)
+    return aws_client(service, settings.values.get("aws_region") or None, session)
 
 
 def split_s3_uri(uri: str, key: str = "uri") -> tuple[str, str]:

@@ -47,6 +47,7 @@ from clickstream.aws.workflow import (
     trigger_definitions,
     workflow_definition,
 )
+from clickstream.aws_clients import error_code
 from clickstream.config import ConfigError, Settings
 from clickstream.pipeline import JOB_NAMES, PIPELINE
 
@@ -376,11 +377,6 @@ def active_steps(emr: Any, cluster_id: str) -> dict[tuple[str, tuple[str, ...]],
     return found
 
 
-def _error_code(exc: Exception) -> str:
-    """The AWS error code of a botocore ClientError ('' otherwise)."""
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
-
-
 def upload(s3: Any, path: Path, uri: str) -> str:
     """Put a file unless S3 has the same bytes (ETag or stored md5); uploaded/updated/unchanged."""
     from botocore.exceptions import ClientError
@@ -392,7 +388,7 @@ def upload(s3: Any, path: Path, uri: str) -> str:
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if _error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+        if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
             raise
         head = None
     if head is not None and md5 in (head.get("ETag", "").strip('"'), head["Metadata"].get("md5")):
@@ -406,7 +402,7 @@ def upload(s3: Any, path: Path, uri: str) -> str:
             Metadata={"md5": md5},
         )
     except ClientError as exc:
-        if _error_code(exc) == "NoSuchBucket":
+        if error_code(exc) == "NoSuchBucket":
             raise DeployError(f"bucket {bucket} does not exist; create it or fix the URI") from exc
         raise
     return "updated" if head is not None else "uploaded"
@@ -421,7 +417,7 @@ def _check_bucket(s3: Any, uri: str, key: str) -> None:
         s3.head_bucket(Bucket=bucket)
     except ClientError as exc:
         raise DeployError(
-            f"{key}={uri}: bucket {bucket} is not reachable ({_error_code(exc)}); "
+            f"{key}={uri}: bucket {bucket} is not reachable ({error_code(exc)}); "
             "create it or fix the URI"
         ) from exc
 

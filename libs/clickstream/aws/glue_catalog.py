@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import datetime as dt_
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from random import random
+from time import sleep
 from typing import Any
 
 from pyspark.sql.types import (
@@ -33,6 +35,7 @@ from pyspark.sql.types import (
 )
 
 from clickstream.aws import client as make_client
+from clickstream.aws_clients import error_code
 from clickstream.config import ConfigError, Settings
 from clickstream.delta_lake import SYMLINK_MANIFEST_DIR
 from clickstream.tables import ALL_TABLES, PARTITION_COLUMN, Table, all_tables
@@ -376,12 +379,12 @@ def _create_if_missing(settings: Settings, what: str, get: Any, create: Any) -> 
         get()
         return False
     except ClientError as exc:
-        if _error_code(exc) != "EntityNotFoundException":
+        if error_code(exc) != "EntityNotFoundException":
             raise
     try:
         create()
     except ClientError as exc:
-        code = _error_code(exc)
+        code = error_code(exc)
         if code == "AlreadyExistsException":
             return False
         if code in ("AccessDeniedException", "AccessDenied"):
@@ -434,11 +437,6 @@ def ensure_run_catalog(
                 update_columns(glue, settings.database, found, spec)
                 created.append(f"{settings.database}.{name} (columns)")
     return created
-
-
-def _error_code(exc: Exception) -> str:
-    """The AWS error code of a botocore ClientError ('' otherwise)."""
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
 # The TableInput keys of a get_table answer (the rest is Glue's bookkeeping).
@@ -530,6 +528,11 @@ def _check_dt(value: str) -> str:
     raise ValueError(f"dt={value!r}: expected a date as YYYY-MM-DD")
 
 
+# BatchGetPartition may leave keys unprocessed when throttled: asked again with jittered backoff.
+UNPROCESSED_ATTEMPTS = 8
+UNPROCESSED_BACKOFF_S = 0.5
+
+
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     """Consecutive slices of at most `size` items."""
     for start in range(0, len(items), size):
@@ -541,12 +544,21 @@ def _registered(glue: Any, database: str, table: str, dts: Sequence[str]) -> set
     found: set[str] = set()
     for chunk in _chunks(dts, BATCH_SIZE):
         pending = [{"Values": [d]} for d in chunk]
-        while pending:
+        for attempt in range(UNPROCESSED_ATTEMPTS):
+            if attempt:  # Glue left keys unprocessed (throttled): back off, then ask for those
+                sleep(min(UNPROCESSED_BACKOFF_S * 2 ** (attempt - 1), 20) * (0.5 + random()))
             response = glue.batch_get_partition(
                 DatabaseName=database, TableName=table, PartitionsToGet=pending
             )
             found.update(p["Values"][0] for p in response.get("Partitions", []))
             pending = response.get("UnprocessedKeys") or []
+            if not pending:
+                break
+        else:
+            raise RuntimeError(
+                f"{database}.{table}: Glue left {len(pending)} partition key(s) unprocessed "
+                f"after {UNPROCESSED_ATTEMPTS} attempts with backoff (throttled); run again"
+            )
     return found
 
 

@@ -39,6 +39,7 @@ def run(ctx: JobContext) -> JobOutcome:
         sessions = kept.unionByName(changed)
     obs = Observation("sessions")
     sessions = sessions.observe(obs, F.count(F.lit(1)).alias("rows"), dts_metric())
+    ctx.guard()
     write_table(
         sessions,
         settings.lake,

@@ -11,6 +11,7 @@ from pyspark.sql import SparkSession
 from clickstream.bookmarks import Bookmark, HourWindow
 from clickstream.catalog import CatalogSync
 from clickstream.config import Settings
+from clickstream.leases import Leases
 from clickstream.tables import Table
 
 
@@ -51,7 +52,8 @@ class BookmarkInputs:
 class JobContext:
     """A job's inputs: the session, the settings, the input selector and a progress printer.
 
-    One context serves a whole run; catalog_sync records the tables the run has registered.
+    One context serves a whole run; catalog_sync records the tables the run has registered;
+    leases are those of the job running now (set by the runner).
     """
 
     spark: SparkSession
@@ -59,10 +61,17 @@ class JobContext:
     echo: Callable[[str], None] = print
     inputs: Inputs | None = None
     catalog_sync: CatalogSync = field(default_factory=CatalogSync)
+    leases: Leases | None = None
 
     def __post_init__(self) -> None:
         if self.inputs is None:
             self.inputs = BookmarkInputs(self.spark, self.settings)
+
+    def guard(self) -> None:
+        """Right before a destructive write (a table's dates, quarantine, the index, state):
+        LeaseLost when another run took over one of this job's leases."""
+        if self.leases is not None:
+            self.leases.verify()
 
     def select(
         self, job: str, source: str, candidates: Mapping[str, str] | HourWindow

@@ -169,6 +169,7 @@ def index_ready(ctx: JobContext, existing: Existing) -> bool:
         return False
     if not event_index.is_built(ctx.settings):
         ctx.echo("  building the event_id index from the stored events (once)")
+        ctx.guard()
         event_index.build(ctx.spark, ctx.settings)
     return True
 
@@ -204,6 +205,7 @@ def write_changes(
     """Plan, publish the change set, recompute, write, account and index."""
     the_plan = plan_changes(ctx, batch, copies, recovery, existing)
     before = stored_rows(ctx, the_plan.dts, existing)
+    ctx.guard()
     change = changes.publish(
         ctx.settings.lake,
         changes.new_change_id(),
@@ -276,6 +278,7 @@ def update_index(
     batch: Batch,
 ) -> None:
     """Record where the batch's event_ids' kept copies now are (the whole index on a first run)."""
+    ctx.guard()
     if existing.empty:
         event_index.build(ctx.spark, ctx.settings)
         return

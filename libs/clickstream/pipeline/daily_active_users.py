@@ -252,6 +252,7 @@ def _write(
     spark, settings = ctx.spark, ctx.settings
     stored = stored_dts(spark, settings.lake, table)
     obs = Observation(f"{table.name}_dts")
+    ctx.guard()
     write_table(
         rows.observe(obs, dts_metric()),
         settings.lake,

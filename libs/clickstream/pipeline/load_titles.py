@@ -50,6 +50,7 @@ def run(ctx: JobContext) -> JobOutcome:
     ready: list[str] = []
     if dts:
         ctx.echo(f"  title changes touch events of {len(dts)} date(s): re-enriching them")
+        ctx.guard()
         change = changes.publish(lake, changes.new_change_id(), dts, _no_ranges(ctx))
         events = events_table(settings.promoted_fields)  # every column, promoted ones too
         stored = read_table(spark, lake, events, dts)
@@ -67,6 +68,7 @@ def run(ctx: JobContext) -> JobOutcome:
         ready.append(change.change_id)
         tables.append(events)
         outcome_dts[events.name] = tuple(dts)
+    ctx.guard()
     write_table(history, lake, TITLES_HISTORY)
     titles = read_table(spark, lake, TITLES_HISTORY)
     write_table(current_titles(titles), lake, TITLES)

@@ -37,8 +37,12 @@ def resolve_jobs(names: Sequence[str]) -> list[str]:
 def run_job(ctx: JobContext, name: str, leases: Leases | None = None) -> JobOutcome:
     """Run one job, register what it wrote, then (only then, and only while it still holds its
     leases) commit its bookmark."""
-    refresh_manifests(ctx, name)
-    outcome: JobOutcome = import_module(f"clickstream.pipeline.{name}").run(ctx)
+    ctx.leases = leases
+    try:
+        refresh_manifests(ctx, name)
+        outcome: JobOutcome = import_module(f"clickstream.pipeline.{name}").run(ctx)
+    finally:
+        ctx.leases = None
     register_tables(
         ctx.spark,
         ctx.settings,
@@ -48,7 +52,7 @@ def run_job(ctx: JobContext, name: str, leases: Leases | None = None) -> JobOutc
         sync=ctx.catalog_sync,
     )
     if leases is not None:
-        leases.check()
+        leases.verify()  # re-read: a run that stalled past its lease never commits
     outcome.commit()
     return outcome
 

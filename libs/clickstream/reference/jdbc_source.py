@@ -117,10 +117,10 @@ def password(settings: Settings, secrets: Callable[[str], str] | None = None) ->
 
 def _secret(secret_id: str) -> str:
     """A secret's password: the "password" key of a JSON secret, or the plain secret string."""
-    import boto3
+    from clickstream.aws_clients import aws_client
 
     try:
-        text = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+        text = aws_client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
     except Exception as exc:  # boto3 errors: one line naming the setting
         raise ConfigError(f"titles_jdbc_secret_id={secret_id!r}: cannot read it ({exc})") from exc
     try:

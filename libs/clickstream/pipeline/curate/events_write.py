@@ -29,6 +29,7 @@ def write_events(ctx: JobContext, output: DataFrame, dts: list[str]) -> EventsWr
     """Write output over the dates dts (rows counted while written); delete dates left empty."""
     spark, settings = ctx.spark, ctx.settings
     obs = Observation("written")
+    ctx.guard()
     output = output.observe(
         obs, F.count(F.lit(1)).alias("rows"), dts_metric(), title_dates.pairs_metric()
     )

@@ -50,6 +50,7 @@ def write_quarantine(
     if rejected_rows == 0 and not stored:
         return QuarantineWrite(0, [], [])
     store = store_for(settings.lake)
+    ctx.guard()
     write_pointer(store, INTENT, json.dumps({"dts": dts}))  # before anything is replaced
     new_obs, all_obs = Observation("quarantine_new"), Observation("quarantine_all")
     arrival = F.date_format("ingested_at", "yyyy-MM-dd")  # UTC, like the raw zone's folders

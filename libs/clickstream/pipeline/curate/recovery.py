@@ -91,6 +91,7 @@ def recover(
     ).first()
     surplus = int(counts["rows"]) - int(counts["ids"]) if counts else 0
     if indexed:
+        ctx.guard()
         if any(written):  # the index may be torn: rebuild it from the tables
             event_index.build(spark, settings)
         else:

@@ -50,6 +50,7 @@ def write_suppressed(
         rows = stored.unionByName(rows)
     obs = Observation("suppressed")
     rows = rows.observe(obs, F.count(F.lit(1)).alias("rows"), dts_metric())
+    ctx.guard()
     write_table(rows, settings.lake, table)
     drop_empty(spark, settings, table, dts, observed_dts(obs))
     return int(observed(obs)["rows"])
