@@ -33,7 +33,8 @@ def _tool(command: str, module: str) -> ModuleType:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line: clickstream {run,rebuild,sample,demo,bookmarks,deploy,maintain,redshift-sql}."""
+    """The command line: clickstream {run,rebuild,sample,demo,bookmarks,deploy,maintain,skip-object,
+    redshift-sql}."""
     parser = argparse.ArgumentParser(prog="clickstream", allow_abbrev=False, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -88,6 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="Delta tables: compact recently rewritten dates, vacuum past the retention",
     )
     add_env_args(maintain)
+
+    skip = sub.add_parser(
+        "skip-object",
+        allow_abbrev=False,
+        help="set one raw object aside: every read of it quarantines it whole (skipped_by_operator)",
+    )
+    skip.add_argument("path", help="the raw object: its path or URI, or YYYY/MM/DD/HH/<name>")
+    skip.add_argument("--why", required=True, help="why it is set aside (kept in the record)")
+    skip.add_argument("--by", help="who sets it aside (default: $CLICKSTREAM_OPERATOR or the user)")
+    add_env_args(skip)
 
     redshift = sub.add_parser(
         "redshift-sql", allow_abbrev=False, help="print Redshift Spectrum and COPY SQL"
@@ -178,6 +189,18 @@ def _cmd_maintain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_skip_object(args: argparse.Namespace) -> int:
+    from clickstream.skipped_objects import skip_object
+
+    settings = _settings(args)
+    note = skip_object(settings, args.path, args.why, by=args.by)
+    print(
+        f"skip-object: {settings.lake}/raw/clickstream/{note.path} set aside by {note.by} at "
+        f"{note.at}: every read of it quarantines it whole (skipped_by_operator)"
+    )
+    return 0
+
+
 def _cmd_redshift(args: argparse.Namespace) -> int:
     from clickstream.aws.redshift import redshift_sql
 
@@ -195,6 +218,7 @@ COMMANDS = {
     "deploy": _cmd_deploy,
     "maintain": _cmd_maintain,
     "redshift-sql": _cmd_redshift,
+    "skip-object": _cmd_skip_object,
 }
 
 

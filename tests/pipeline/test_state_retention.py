@@ -11,7 +11,7 @@ from clickstream import bookmarks
 from clickstream.pipeline import changes
 from clickstream.pipeline.context import JobContext
 from clickstream.pipeline.derived import CONSUMERS, scope_for
-from clickstream.pipeline.runner import prune_runs
+from clickstream.pipeline.run_records import prune_runs
 from clickstream.state_store import store_for
 from tests.pipeline import incremental_helpers as ih
 

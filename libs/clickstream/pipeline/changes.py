@@ -64,6 +64,8 @@ class ChangeSet:
     ready: bool = False
     # Raw objects the run curated (for recovering dates whose files a crash lost).
     sources: tuple[str, ...] = ()
+    # Unready sets of failed or dead runs this set took over (their dates are among its own).
+    absorbs: tuple[str, ...] = ()
 
 
 def ranges_path(lake: str, change_id: str) -> str:
@@ -76,9 +78,15 @@ def publish(
     dts: list[str],
     ranges: DataFrame | None,
     sources: list[str] | None = None,
+    absorbs: Collection[str] = (),
 ) -> ChangeSet:
     """Write the change set, not ready: ranges first, the manifest last (a change set without one
-    is ignored)."""
+    is ignored).
+
+    absorbs: unready sets this run completes (a failed or dead run's); their dates must be among
+    dts. They are deleted once this manifest exists, so reruns of a failing batch leave one
+    unready set, not one more per run; until deleted, listings ignore them.
+    """
     root = f"{changes_root(lake)}/{change_id}"
     spark = ranges.sparkSession if ranges is not None else SparkSession.getActiveSession()
     assert spark is not None
@@ -90,12 +98,28 @@ def publish(
         "dts": sorted(dts),
         "full": ranges is None,
         "sources": sorted(sources or []),
+        "absorbs": sorted(absorbs),
     }
-    if not store_for(lake).create(f"{CHANGES}/{change_id}/manifest.json", json.dumps(manifest)):
+    store = store_for(lake)
+    if not store.create(f"{CHANGES}/{change_id}/manifest.json", json.dumps(manifest)):
         raise RuntimeError(f"change set {change_id} exists already")
+    _delete_sets(spark, lake, sorted(absorbs))
     return ChangeSet(
-        change_id, tuple(sorted(dts)), ranges is None, False, tuple(manifest["sources"])
+        change_id,
+        tuple(sorted(dts)),
+        ranges is None,
+        False,
+        tuple(manifest["sources"]),
+        tuple(manifest["absorbs"]),
     )
+
+
+def _delete_sets(spark: SparkSession, lake: str, change_ids: list[str]) -> None:
+    """Delete change sets, each manifest first (a half-deleted set is already ignored)."""
+    store = store_for(lake)
+    for cid in change_ids:
+        store.delete(f"{CHANGES}/{cid}/manifest.json")
+        fs.delete(spark, f"{changes_root(lake)}/{cid}")
 
 
 def mark(lake: str, change_id: str, name: str) -> None:
@@ -157,8 +181,10 @@ def list_change_sets(
                 bool(doc["full"]),
                 ready,
                 tuple(doc.get("sources", ())),
+                tuple(doc.get("absorbs", ())),
             )
-    return found
+    absorbed = {cid for cs in found.values() for cid in cs.absorbs}
+    return {cid: cs for cid, cs in found.items() if cid not in absorbed}
 
 
 def ready_change_ids(lake: str) -> list[str]:
@@ -215,7 +241,5 @@ def prune(
         for cid in ready & by_all
         if f"{CHANGES}/{cid}/manifest.json" in keys and published_at(cid) < cutoff
     )
-    for cid in doomed:
-        store.delete(f"{CHANGES}/{cid}/manifest.json")
-        fs.delete(spark, f"{changes_root(lake)}/{cid}")
+    _delete_sets(spark, lake, doomed)
     return doomed

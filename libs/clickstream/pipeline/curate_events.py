@@ -206,12 +206,16 @@ def write_changes(
     the_plan = plan_changes(ctx, batch, copies, recovery, existing)
     before = stored_rows(ctx, the_plan.dts, existing)
     ctx.guard()
+    # A failed or dead run's unready sets are taken over: this set names their dates too, and
+    # replaces them (reruns of a failing batch leave one unready set, not one more each).
+    absorbed = [cs.change_id for cs in recovery.sets] if recovery is not None else []
     change = changes.publish(
         ctx.settings.lake,
         changes.new_change_id(),
-        the_plan.dts,
+        sorted({*the_plan.dts, *(recovery.dts if recovery is not None else ())}),
         the_plan.ranges,
         [o.path for o in selection.chosen],
+        absorbs=absorbed,
     )
     ranges = None if change.full else changes.read_ranges(ctx.spark, ctx.settings.lake, [change])
     result = recompute(ctx, copies.to_curate, ranges, stored_context(ctx, the_plan, ranges))
@@ -338,7 +342,8 @@ def outcome(
     tables: tuple[Table, ...] = (QUARANTINE,) if selection.chosen or repaired.written else ()
     dts = {QUARANTINE.name: tuple(sorted({*quarantine.written, *repaired.written}))}
     dropped = {QUARANTINE.name: tuple(sorted({*quarantine.dropped, *repaired.dropped}))}
-    ready = [cs.change_id for cs in recovery.sets] if recovery is not None else []
+    # Recovered sets are marked ready themselves unless this run's set took them over.
+    ready = [cs.change_id for cs in recovery.sets] if recovery and not curated else []
     if curated is not None:
         events = events_table(ctx.settings.promoted_fields)
         tables = (events, *tables)

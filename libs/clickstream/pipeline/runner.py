@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import import_module
@@ -19,9 +17,17 @@ from clickstream.lake_rules import check_rules
 from clickstream.leases import Leases, acquire_all, check_free
 from clickstream.pipeline import JOB_NAMES, WRITES, leases_of
 from clickstream.pipeline.context import Inputs, JobContext, JobOutcome
+from clickstream.pipeline.run_records import (
+    SUCCEEDED,
+    error_line,
+    failed_record,
+    new_run_id,
+    prune_runs,
+    record_run,
+)
 from clickstream.promoted_fields import check_promoted
 from clickstream.spark import catalog_dir, get_spark
-from clickstream.state_store import StateStore, store_for, write_pointer
+from clickstream.state_store import StateStore, store_for
 from clickstream.tables import all_tables
 from clickstream.writer import format_of
 
@@ -91,10 +97,12 @@ def run_pipeline(
     """Run the jobs in order and return (and store under the lake) the run summary.
 
     inputs: how jobs select their inputs (default: the project's bookmark store; Glue passes its
-    adapter's)."""
+    adapter's). A run that fails once it has started records its failure (run_records), then
+    raises.
+    """
     names = resolve_jobs(jobs)
     started = datetime.now(UTC)
-    run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    run_id = new_run_id(started)
     t0 = time.perf_counter()
     # Before Spark starts: the lake's pinned rules, and no live run of any of these jobs.
     check_rules(settings)
@@ -103,6 +111,8 @@ def run_pipeline(
     check_free(settings.lake, sorted({j for n in names for j in leases_of(n)}), stale_minutes=stale)
     leases: Leases | None = acquire_job_leases(settings, names[0], echo)
     results: dict[str, Any] = {}
+    store = store_for(settings.lake)
+    current = names[0]
     try:
         spark = spark or get_spark(settings)
         ctx = JobContext(spark, settings, echo, inputs)
@@ -110,6 +120,7 @@ def run_pipeline(
         if settings.catalog == "hive" and settings.spark_master:
             echo(f"  catalog: embedded Derby metastore in {catalog_dir(settings)}")
         for i, name in enumerate(names, 1):
+            current = name
             echo(f"[{i}/{len(names)}] {name}")
             t = time.perf_counter()
             if leases is None:
@@ -123,10 +134,47 @@ def run_pipeline(
             seconds = round(time.perf_counter() - t, 2)
             results[name] = {"seconds": seconds, **outcome.metrics}
             echo(f"  done in {seconds:.1f}s")
+    except Exception as exc:
+        summary = _summary(settings, run_id, started, t0, results)
+        _record_failure(store, failed_record(summary, current, exc, store), echo)
+        raise
     finally:
         if leases is not None:
             leases.release()
-    summary = {
+    summary = {**_summary(settings, run_id, started, t0, results), "status": SUCCEEDED}
+    record_run(store, summary)
+    prune_runs(store, started - timedelta(days=settings.state_retention_days))
+    echo(format_summary(summary))
+    return summary
+
+
+def record_job_run(
+    settings: Settings,
+    job: str,
+    run: Callable[[], JobOutcome],
+    echo: Callable[[str], None] = print,
+) -> JobOutcome:
+    """Run one job outside run_pipeline (a Glue job run), recording the run as run_pipeline does."""
+    started = datetime.now(UTC)
+    run_id, t0 = new_run_id(started), time.perf_counter()
+    store = store_for(settings.lake)
+    try:
+        outcome = run()
+    except Exception as exc:
+        summary = _summary(settings, run_id, started, t0, {})
+        _record_failure(store, failed_record(summary, job, exc, store), echo)
+        raise
+    results = {job: {"seconds": round(time.perf_counter() - t0, 2), **outcome.metrics}}
+    summary = {**_summary(settings, run_id, started, t0, results), "status": SUCCEEDED}
+    record_run(store, summary)
+    prune_runs(store, started - timedelta(days=settings.state_retention_days))
+    return outcome
+
+
+def _summary(
+    settings: Settings, run_id: str, started: datetime, t0: float, results: dict[str, Any]
+) -> dict[str, Any]:
+    return {
         "run_id": run_id,
         "env": settings.env,
         "lake": settings.lake,
@@ -135,27 +183,31 @@ def run_pipeline(
         "jobs": results,
         "totals": _totals(results),
     }
-    text = json.dumps(summary, indent=2)
-    store = store_for(settings.lake)
-    store.create(f"_runs/{run_id}.json", text)  # immutable, one per run
-    write_pointer(store, "_runs/latest.json", text)  # written last
-    prune_runs(store, started - timedelta(days=settings.state_retention_days))
-    echo(format_summary(summary))
-    return summary
+
+
+def _record_failure(store: StateStore, record: dict[str, Any], echo: Callable[[str], None]) -> None:
+    """Record a failed run; a store that fails too only costs a warning (the run's own error is
+    what propagates)."""
+    try:
+        record_run(store, record)
+    except Exception as exc:  # the lake's store is unreachable as well
+        echo(f"warning: could not record the failed run {record['run_id']}: {error_line(exc)}")
+        return
+    echo(f"Run {record['run_id']} failed in {record['failed_job']}: {record['error']}")
 
 
 def rebuild_lake(
     settings: Settings, *, spark: SparkSession | None = None, echo: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Delete the lake's curated tables, quarantine and state (never its raw objects, reference
-    files, the titles change log or leases), then run the whole pipeline over every raw object: the way to change a rule
+    files, the titles change log, the objects set aside or leases), then run the whole pipeline over every raw object: the way to change a rule
     pinned to the lake. Fails first when any job is running."""
     check_free(settings.lake, list(JOB_NAMES), stale_minutes=settings.lease_stale_minutes)
     spark = spark or get_spark(settings)
     for folder in ("curated", "quarantine"):
         fs.delete(spark, settings.path(folder))
     for name in fs.list_names(spark, settings.path("_state")):
-        if name not in ("leases", "titles"):
+        if name not in ("leases", "titles", "skipped_objects"):
             fs.delete(spark, settings.path("_state", name))
     # The titles change log is what the lake received from the reference source (a csv snapshot
     # or a row pulled over JDBC may exist nowhere else now): kept. The rest is derived state.
@@ -164,19 +216,6 @@ def rebuild_lake(
             fs.delete(spark, settings.path("_state", "titles", name))
     echo(f"rebuild: curated tables, quarantine and state deleted under {settings.lake}")
     return run_pipeline(settings, spark=spark, echo=echo)
-
-
-def prune_runs(store: StateStore, before: datetime) -> list[str]:
-    """Delete the run records of runs started before `before` (latest.json stays)."""
-    cutoff = f"{before:%Y%m%dT%H%M%SZ}"
-    old = [
-        key
-        for key in store.list("_runs")
-        if key.count("/") == 1 and key[len("_runs/") :] < cutoff and key != "_runs/latest.json"
-    ]
-    for key in old:
-        store.delete(key)
-    return old
 
 
 def _totals(results: dict[str, Any]) -> dict[str, Any]:

@@ -119,6 +119,7 @@ def run_glue_job(job: str, argv: Sequence[str]) -> int:
     from clickstream.pipeline import PIPELINE
     from clickstream.pipeline.runner import (
         acquire_job_leases,
+        record_job_run,
         resolve_jobs,
         run_job,
         run_pipeline,
@@ -152,7 +153,7 @@ def run_glue_job(job: str, argv: Sequence[str]) -> int:
         ctx = JobContext(spark, settings, inputs=GlueInputs(glue_context, settings))
         # job.commit() only after run_job returned: an exception reaches Glue without it (the
         # bookmark would otherwise move past inputs whose outputs were never written).
-        outcome = run_job(ctx, job, leases)
+        outcome = record_job_run(settings, job, lambda: run_job(ctx, job, leases))
         glue_job.commit()
     finally:
         leases.release()
