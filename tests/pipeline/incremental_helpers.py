@@ -133,3 +133,17 @@ def assert_manifests_current(settings: Settings) -> None:
     for table in COMPARED:
         if table.partitioned and format_of(table, settings.table_format) == "delta":
             assert stale_manifests(settings.path(table.location)) == [], table.name
+
+
+def hold_back_later_half(lake: Path, parked: Path) -> None:
+    """Move the later half of a lake's raw objects (by arrival) to parked: the second batch."""
+    objects = raw_objects(lake)
+    later = objects[len(objects) // 2 :]
+    copy_objects(later, lake, parked)
+    for path in later:
+        path.unlink()
+
+
+def bring_back(parked: Path, lake: Path) -> None:
+    """Deliver the objects hold_back_later_half parked."""
+    copy_objects(raw_objects(parked), parked, lake)

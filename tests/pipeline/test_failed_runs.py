@@ -31,17 +31,12 @@ def test_a_failing_batch_records_each_failure_and_keeps_one_unready_change_set(
 ) -> None:
     lake = tmp_path / "lake"
     lf.build_lake(lake)
-    objects = ih.raw_objects(lake)
-    parked = tmp_path / "parked"
-    held_back = objects[len(objects) // 2 :]
-    ih.copy_objects(held_back, lake, parked)
-    for path in held_back:
-        path.unlink()
+    ih.hold_back_later_half(lake, tmp_path / "parked")
     settings = ih.lake_settings(lake, [])
     # GIVEN a lake whose last run succeeded
     good = run_pipeline(settings, spark=spark, echo=ih.quiet)
     assert _runs(lake)["status"] == "succeeded"
-    ih.copy_objects(ih.raw_objects(parked), parked, lake)
+    ih.bring_back(tmp_path / "parked", lake)
 
     def full_disk(*args: Any, **kwargs: Any) -> Any:
         raise OSError("No space left on device\nwhile writing part-00000.parquet")

@@ -29,17 +29,12 @@ def test_a_run_paused_between_plan_and_write_stops_before_overwriting_the_new_ho
 ) -> None:
     lake = tmp_path / "lake"
     lf.build_lake(lake)
-    objects = ih.raw_objects(lake)
-    held_back = objects[len(objects) // 2 :]
-    parked = tmp_path / "parked"
-    ih.copy_objects(held_back, lake, parked)
-    for path in held_back:
-        path.unlink()
+    ih.hold_back_later_half(lake, tmp_path / "parked")
     settings = ih.lake_settings(lake, [])
     # GIVEN a lake curated from the first half of its objects
     run_pipeline(settings, spark=spark, echo=ih.quiet)
     events_before = read_table(spark, settings.lake, EVENTS).localCheckpoint()
-    ih.copy_objects(ih.raw_objects(parked), parked, lake)
+    ih.bring_back(tmp_path / "parked", lake)
     taken: list[Any] = []
     real_recompute = curate_events.recompute
 
