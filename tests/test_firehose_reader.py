@@ -247,34 +247,75 @@ def test_a_failure_in_concatenated_content_rejects_the_rest_of_that_line(
     assert_frames_equal(read(spark, tmp_path), frame(make_frame, expected))
 
 
-def test_an_undecodable_gzip_object_is_one_unreadable_record(
+def test_a_gzip_object_cut_short_keeps_its_records_before_the_cut_and_one_truncated_record(
     spark: SparkSession,
     make_frame: MakeFrame,
     tmp_path: Path,
     assert_frames_equal: AssertFrames,
 ) -> None:
-    # GIVEN a truncated gzip object
-    content = gzip.compress((event("e1") * 50).encode())
-    source = write(tmp_path, content[: len(content) // 2], NAME + ".gz")
+    # GIVEN a gzip object of 2,000 events cut short in the middle of its compressed bytes
+    events = [event(f"e{i:04d}") for i in range(2000)]
+    content = gzip.compress("\n".join(events).encode(), mtime=0)
+    cut = content[: len(content) // 2]
+    source = write(tmp_path, cut, NAME + ".gz")
 
-    # WHEN / THEN the whole object is one rejected record without text
-    expected = [rejected(None, source, "unreadable_object")]
+    # WHEN read
+    rows = read(spark, tmp_path).orderBy("event_id").collect()
+
+    # THEN every event decoded before the cut is valid, in order and exactly once ...
+    kept = [r for r in rows if r["reason"] is None]
+    assert 100 < len(kept) < 2000
+    assert [r["event_id"] for r in kept] == [f"e{i:04d}" for i in range(len(kept))]
+    # ... and the rest (the cut event too) is one truncated_object record naming the object and
+    # the decompressed byte offset where the kept records end
+    truncated = [r for r in rows if r["reason"] is not None]
+    assert [r["reason"] for r in truncated] == ["truncated_object"]
+    description = json.loads(truncated[0]["record"])
+    offset = len("\n".join(events[: len(kept)]).encode()) + 1
+    assert description == {
+        "object": source,
+        "offset": offset,
+        "read_bytes": len(cut),
+        "error": "the gzip stream ends before its end",
+    }
+    assert truncated[0]["source_file"] == source
+
+
+def test_content_that_starts_like_gzip_and_does_not_decode_is_one_unreadable_record(
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
+) -> None:
+    # GIVEN an object starting with the gzip magic bytes followed by text
+    content = b"\x1f\x8b" + event("e1").encode()
+    source = write(tmp_path, content, NAME + ".gz")
+
+    # WHEN / THEN nothing decodes: one unreadable_object record describing the error
+    description = {
+        "object": source,
+        "offset": 0,
+        "read_bytes": len(content),
+        "error": "Error -3 while decompressing data: unknown compression method",
+    }
+    expected = [rejected(json.dumps(description), source, "unreadable_object")]
     assert_frames_equal(read(spark, tmp_path), frame(make_frame, expected))
 
 
-def test_invalid_utf8_bytes_are_replaced_and_the_record_still_parses(
+def test_invalid_bytes_outside_the_contract_fields_become_u_fffd_and_the_event_is_valid(
     spark: SparkSession,
     make_frame: MakeFrame,
     tmp_path: Path,
     assert_frames_equal: AssertFrames,
 ) -> None:
-    # GIVEN an event whose user_id holds a byte that is not UTF-8, after a byte-order mark
-    content = b"\xef\xbb\xbf" + event("e1", user_id="u-X").encode().replace(b"X", b"\xff")
+    # GIVEN an event whose extra field holds a byte that is not UTF-8, after a byte-order mark
+    content = b"\xef\xbb\xbf" + event("e1", note="u-X").encode().replace(b"X", b"\xff")
     source = write(tmp_path, content)
 
-    # WHEN / THEN the byte becomes U+FFFD (errors='replace') and the event is valid
-    record = event("e1", user_id="u-\ufffd")
-    expected = [valid(record, source, "e1", user_id="u-\ufffd")]
+    # WHEN / THEN the event is valid, properties has U+FFFD for the byte, and the raw record
+    # keeps the byte as \xff
+    record = event("e1", note="u-X").replace("X", "\\xff")
+    expected = [valid(record, source, "e1", properties='{"note":"u-\ufffd"}')]
     assert_frames_equal(read(spark, tmp_path), frame(make_frame, expected))
 
 
@@ -319,42 +360,57 @@ def test_a_json_value_that_is_not_an_object_is_not_an_object(
     _assert_rejected(spark, make_frame, tmp_path, records, "not_an_object", assert_frames_equal)
 
 
-def test_missing_null_empty_or_non_string_event_id_is_missing_event_id(
+def test_missing_null_or_empty_event_id_is_missing_event_id(
     spark: SparkSession,
     make_frame: MakeFrame,
     tmp_path: Path,
     assert_frames_equal: AssertFrames,
 ) -> None:
-    # GIVEN event_id missing, null, empty, a number (must be a string) or a list, one per line
+    # GIVEN event_id missing, null or empty, one per line
     # WHEN read / THEN each is one rejected record with that rule's reason
-    records = [event(...), event(None), event(""), event(123), event(["e1"])]
+    records = [event(...), event(None), event("")]
     _assert_rejected(spark, make_frame, tmp_path, records, "missing_event_id", assert_frames_equal)
 
 
-def test_missing_null_empty_or_non_string_user_id_is_missing_user_id(
+def test_missing_null_or_empty_user_id_is_missing_user_id(
     spark: SparkSession,
     make_frame: MakeFrame,
     tmp_path: Path,
     assert_frames_equal: AssertFrames,
 ) -> None:
-    # GIVEN user_id missing, null, empty, a number or an object, one per line
+    # GIVEN user_id missing, null or empty, one per line
     # WHEN read / THEN each is one rejected record with that rule's reason
-    records = [event("e1", user_id=v) for v in (..., None, "", 7, {"id": "u1"})]
+    records = [event("e1", user_id=v) for v in (..., None, "")]
     _assert_rejected(spark, make_frame, tmp_path, records, "missing_user_id", assert_frames_equal)
 
 
-def test_missing_null_empty_or_non_string_event_type_is_missing_event_type(
+def test_missing_null_or_empty_event_type_is_missing_event_type(
     spark: SparkSession,
     make_frame: MakeFrame,
     tmp_path: Path,
     assert_frames_equal: AssertFrames,
 ) -> None:
-    # GIVEN event_type missing, null, empty or a boolean, one per line
+    # GIVEN event_type missing, null or empty, one per line
     # WHEN read / THEN each is one rejected record with that rule's reason
-    records = [event("e1", event_type=v) for v in (..., None, "", False)]
+    records = [event("e1", event_type=v) for v in (..., None, "")]
     _assert_rejected(
         spark, make_frame, tmp_path, records, "missing_event_type", assert_frames_equal
     )
+
+
+def test_a_number_bool_object_or_array_as_event_id_user_id_or_event_type_is_invalid_type(
+    spark: SparkSession,
+    make_frame: MakeFrame,
+    tmp_path: Path,
+    assert_frames_equal: AssertFrames,
+) -> None:
+    # GIVEN each contract string field holding a number, a boolean, an object or an array
+    wrong = (123, 1.5, False, {"id": "x"}, ["e1"])
+    records = [event(v) for v in wrong]
+    records += [event("e1", user_id=v) for v in wrong]
+    records += [event("e1", event_type=v) for v in wrong]
+    # WHEN read / THEN each is invalid_type: present, but not a string (never missing_*)
+    _assert_rejected(spark, make_frame, tmp_path, records, "invalid_type", assert_frames_equal)
 
 
 def test_an_event_time_that_is_not_a_valid_instant_is_invalid_event_time(
@@ -651,6 +707,9 @@ def test_object_names_with_glob_characters_are_read_literally(
     # GIVEN an object named x[1] and an object x1, which the glob x[1] would match
     literal = write(tmp_path, event("e1"), "x[1]")
     write(tmp_path, event("e2"), "x1")
+    arrived_ns = int(ARRIVED.timestamp()) * 10**9
+    for path in tmp_path.iterdir():
+        os.utime(path, ns=(arrived_ns, arrived_ns))  # the event is not too old for its arrival
     objects = [o for o in list_raw_objects(spark, str(tmp_path)) if o.path == literal]
 
     # WHEN only x[1] is read
