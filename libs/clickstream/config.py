@@ -287,7 +287,7 @@ def _validate_promoted(values: dict[str, Any]) -> None:
 # Any plausibility bound past 10,000 years reaches every instant the contract accepts.
 MAX_TIME_BOUND_DAYS = 3_652_425
 # The largest record limit: a worker holds about this much text per window (README: Limits).
-MAX_RECORD_KIB = 102_400
+MAX_RECORD_KIB = 10_240
 
 
 def _validate_reader(values: dict[str, Any]) -> None:

@@ -265,10 +265,12 @@ _VERBATIM = json.JSONDecoder(
 )
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
-# A batch is handed to Spark once it holds this many records or characters of record text
-# (either bounds a worker's memory; an object may span batches).
+# A batch is handed to Spark once it holds this many characters of record text or records: its
+# parsed values are at most ~30x its text (objects of empty objects), so this bounds a worker's
+# memory whatever the objects (an object may span batches). Smaller batches are also faster
+# than the 64k records of old (better cache use): 2 MiB measured best of 0.5 to 16 MiB.
+_FLUSH_CHARS = 2 << 20
 _FLUSH_RECORDS = 65_536
-_FLUSH_CHARS = 16 << 20
 _LISTING_THRESHOLD = "spark.sql.sources.parallelPartitionDiscovery.threshold"
 _MAX_PARTITION_BYTES = "spark.sql.files.maxPartitionBytes"
 # An object larger than a read task (maxPartitionBytes), and never larger than this, is streamed
@@ -701,7 +703,7 @@ def _parse_objects(
     skipped: Mapping[str, str],
     chunk_bytes: int,
 ) -> Iterator[pa.RecordBatch]:
-    """Split every object of every batch; emit a batch each ~64k records or 16 MiB of text."""
+    """Split every object of every batch; emit a batch each 2 MiB of record text (or 64k records)."""
     schema = _arrow_schema(promoted)
     out = _Batch()
     for batch in batches:
