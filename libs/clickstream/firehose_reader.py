@@ -246,8 +246,9 @@ def _make_encoder() -> Callable[[object], str]:
     """The compact JSON encoder of parsed values (dicts, lists, str, int, float, bool, None).
 
     json.encoder.c_make_encoder is private; JSONEncoder.encode builds the same C encoder on every
-    call, which costs 8% of parse_objects on the bench sample (reader_micro --variants
-    public_encoder: 1.083x). The public encoder is the fallback when the C one is missing.
+    call, which costs 10% of parse_objects on the bench sample (reader_micro --variants
+    public_encoder: 1.105x, idle machine). The public encoder is the fallback when the C one is
+    missing (another Python).
     """
     c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
     c_string = getattr(json.encoder, "c_encode_basestring", None)
@@ -291,9 +292,9 @@ def _vector_event_time(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     instant from 0001-01-01 to 9999-12-31 UTC; an int is epoch milliseconds in that range. The
     fields are read from the UTF-8 bytes with NumPy and the calendar computed by hand
     (days_from_civil): no public vectorised parser is strict enough (Arrow's cast stops at the
-    first bad value, strptime is the platform's and lenient), and a datetime per value costs
-    1.33x the whole of parse_objects on the bench sample (reader_micro --variants
-    scalar_event_time).
+    first bad value, strptime is the platform's and lenient), and a datetime per value makes
+    the whole of parse_objects 1.38x slower on the bench sample (reader_micro --variants
+    scalar_event_time, idle machine).
     """
     texts = _string_array([v if type(v) is str else None for v in values])
     millis = pa.array(
@@ -677,8 +678,9 @@ def parse_objects(
     A row with null content is read from storage by its path (raw_content.read_raw); a path in
     skipped is not read at all: its one record is the note, reason skipped_by_operator.
     """
-    # Parsed records hold no reference cycles; the cyclic GC would only rescan them: 4% of
-    # parse_objects on the bench sample (reader_micro --variants gc_on: 1.044x).
+    # Parsed records hold no reference cycles; the cyclic GC would only rescan them. Measured
+    # (reader_micro --variants gc_on, idle machine): no gain on the bench sample's objects of
+    # 0.25-3 MB (0.99x-1.02x), 1.16x on objects of one 21 MB line of 100,000 events.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -36,10 +36,10 @@ _SCHEMA = pa.schema(
 )
 
 
-def load_batches(raw: Path, batch_mib: int) -> list[pa.RecordBatch]:
-    """Every file under raw as binaryFile rows, packed into batches of at most batch_mib."""
+def load_batches(raw: Path, batch_mib: int, pattern: str = "*") -> list[pa.RecordBatch]:
+    """The files under raw matching pattern as binaryFile rows, in batches of at most batch_mib."""
     batches, rows, size = [], [], 0
-    for path in sorted(p for p in raw.rglob("*") if p.is_file()):
+    for path in sorted(p for p in raw.rglob(pattern) if p.is_file()):
         data = path.read_bytes()
         if rows and size + len(data) > batch_mib << 20:
             batches.append(_batch(rows))
@@ -177,11 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raw", required=True, type=Path, help="raw zone folder")
     parser.add_argument("--batch-mib", type=int, default=32)
+    parser.add_argument("--pattern", default="*", help="only the objects matching (e.g. *.gz)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--baseline", help="a git revision whose reader runs beside")
     parser.add_argument("--variants", nargs="*", default=[], choices=sorted(_VARIANTS))
     args = parser.parse_args(argv)
-    batches = load_batches(args.raw, args.batch_mib)
+    batches = load_batches(args.raw, args.batch_mib, args.pattern)
     size = sum(b.column("content").nbytes for b in batches)
     parsers = variants(args.variants, args.baseline)
     times: dict[str, list[float]] = {name: [] for name in parsers}
