@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
@@ -1185,6 +1186,19 @@ def test_a_row_without_content_is_read_from_storage_by_its_path(tmp_path: Path) 
     # WHEN parsed / THEN its records are those of its content
     rows = parse(None, path=f"file:{path}")
     assert [(r["event_id"], r["reason"]) for r in rows] == [("e1", None), (None, "not_json")]
+
+
+def test_a_row_without_content_on_s3_is_read_by_ranged_gets(moto: str) -> None:
+    # GIVEN a gzip object on the (moto) S3 endpoint of AWS_ENDPOINT_URL, handed over by path
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="lake")
+    key = f"raw/clickstream/2026/03/01/10/{NAME}.gz"
+    body = gzip.compress(lines(event("e1", event_time=at()), "oops").encode())
+    s3.put_object(Bucket="lake", Key=key, Body=body)
+    # WHEN parsed with the worker reading it / THEN its records are those of its content
+    rows = parse(None, path=f"s3://lake/{key}")
+    assert [(r["event_id"], r["reason"]) for r in rows] == [("e1", None), (None, "not_json")]
+    assert {r["source_file"] for r in rows} == {f"s3://lake/{key}"}
 
 
 def test_an_object_spanning_several_output_batches_keeps_every_record_and_its_origin() -> None:

@@ -784,7 +784,8 @@ def _inline_max_bytes(spark: SparkSession) -> int:
 
 
 def _by_path(spark: SparkSession, objects: list[RawObject]) -> DataFrame:
-    """binaryFile-shaped rows without content, one partition each: the worker reads them."""
+    """binaryFile-shaped rows without content, spread over up to 4 tasks a core: the worker
+    reads them (one at a time, streamed, so a task's memory does not grow with its share)."""
     schema = StructType(
         [
             StructField("path", StringType(), False),
@@ -792,7 +793,8 @@ def _by_path(spark: SparkSession, objects: list[RawObject]) -> DataFrame:
             StructField("content", BinaryType(), True),
         ]
     )
-    rows = spark.sparkContext.parallelize([(o.path, None, None) for o in objects], len(objects))
+    tasks = min(len(objects), 4 * max(1, spark.sparkContext.defaultParallelism))
+    rows = spark.sparkContext.parallelize([(o.path, None, None) for o in objects], tasks)
     return spark.createDataFrame(rows, schema)
 
 
