@@ -200,10 +200,12 @@ class ReaderLimits:
 
     @property
     def max_object_bytes(self) -> int:
+        """The most decompressed bytes read from one object."""
         return self.max_object_mib << 20
 
     @property
     def max_record_bytes(self) -> int:
+        """The longest record kept, in UTF-8 bytes."""
         return self.max_record_kib << 10
 
 
@@ -239,6 +241,7 @@ _ENCODE = json.JSONEncoder(
 
 
 def _unserializable(value: object) -> object:
+    """The encoder's hook for a value that is not JSON (parsed values never are)."""
     raise TypeError(f"not a JSON value: {type(value).__name__}")
 
 
@@ -310,6 +313,7 @@ def _vector_event_time(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     end = np.where(valid, offsets[1:], 32)
 
     def digits(first: np.ndarray, count: int) -> np.ndarray:
+        """The number written by count ASCII digits from each start index."""
         number = np.zeros(len(first), dtype=np.int64)
         for i in range(count):
             number = number * 10 + data[first + i] - 48
@@ -566,6 +570,7 @@ class _Batch:
     """The records read since the last flush: texts, values, and the objects they come from."""
 
     def __init__(self) -> None:
+        """An empty batch."""
         self.clear()
 
     def clear(self) -> None:
@@ -584,10 +589,12 @@ class _Batch:
         self.starts.append(len(self.records))
 
     def add(self, record: str, value: Any) -> None:
+        """Add one record of the current object."""
         self.records.append(record)
         self.values.append(value)
 
     def full(self) -> bool:
+        """Whether the batch should go to Spark now (2 MiB of text, or 64k records)."""
         return len(self.records) >= _FLUSH_RECORDS or self.chars >= _FLUSH_CHARS
 
 
@@ -835,6 +842,7 @@ def read_firehose(
     raw = reduce(DataFrame.union, parts)
 
     def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """The function mapInArrow runs in each Python worker."""
         return parse_objects(batches, modified, promoted, limits=limits, skipped=skipped)
 
     return raw.mapInArrow(parse, schema)

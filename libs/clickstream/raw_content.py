@@ -81,6 +81,7 @@ def content_chunks(
 
 
 def _chain(first: Bytes, pieces: Iterator[Bytes]) -> Iterator[Bytes]:
+    """first, then the rest of pieces."""
     yield first
     yield from pieces
 
@@ -215,6 +216,7 @@ def local_path(path: str) -> str:
 
 
 def _read_file(path: str, read_bytes: int) -> Iterator[bytes]:
+    """A local file, read_bytes at a time."""
     with open(path, "rb") as file:
         while piece := file.read(read_bytes):
             yield piece

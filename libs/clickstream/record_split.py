@@ -52,6 +52,7 @@ class Marker:
     __slots__ = ("reason",)
 
     def __init__(self, reason: str) -> None:
+        """A marker for records of this reason."""
         self.reason = reason
 
 
@@ -165,9 +166,11 @@ class _Utf8:
     """An incremental UTF-8 decoder with surrogateescape that takes views without copying them."""
 
     def __init__(self) -> None:
+        """A decoder with nothing pending."""
         self.pending: bytes = b""  # the first bytes of a character cut by the chunk's end
 
     def decode(self, data: Bytes, final: bool) -> str:
+        """The text of data after what is pending; a cut character waits unless final."""
         if self.pending:
             data = self.pending + bytes(data)
         text, used = codecs.utf_8_decode(data, "surrogateescape", final)
@@ -180,7 +183,8 @@ class _Skip:
     with ``{``, ``[`` or ``"``) or at its line's end, whichever comes first."""
 
     def __init__(self, head: str) -> None:
-        self.head = head
+        """A record whose text so far is head (it starts the record)."""
+        self.head = head[:HEAD_BYTES]
         self.size = 0
         self.spaces = 0  # trailing ASCII whitespace counted in size (not part of the record)
         self.structured = head[:1] in ("{", "[", '"')
@@ -230,6 +234,7 @@ class ObjectSplitter:
     """Splits one object's content, chunk by chunk, into a sink's records and values."""
 
     def __init__(self, sink: RecordSink, max_record_bytes: int) -> None:
+        """A splitter of one object writing to sink, records over max_record_bytes skipped."""
         self.sink = sink
         self.max_record_bytes = max_record_bytes
         self.decoder = _Utf8()
@@ -255,6 +260,7 @@ class ObjectSplitter:
         return utf8_size(self.rest) + len(self.decoder.pending)
 
     def _chunk(self, chunk: Bytes, final: bool) -> None:
+        """Split one chunk: past an oversized record being skipped, then as a window."""
         if self.skip is not None:
             data = bytes(chunk)
             end = self.skip.feed(data)
@@ -265,6 +271,7 @@ class ObjectSplitter:
         self._window(self.decoder.decode(chunk, final), final)
 
     def _window(self, text: str, final: bool) -> None:
+        """Split the text not consumed yet plus text; keep what stays undecided."""
         if self.rest:
             text = self.rest + text
             self.rest = ""
@@ -298,6 +305,7 @@ class ObjectSplitter:
             window = data[end:].decode("utf-8", "surrogateescape") + SENTINEL
 
     def _end_skip(self) -> None:
+        """Add the skipped oversized record, described."""
         skip, self.skip = self.skip, None
         assert skip is not None
         self.sink.records.append(too_large_record(skip.head, skip.size - skip.spaces))

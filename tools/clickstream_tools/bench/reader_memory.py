@@ -38,6 +38,7 @@ def _events(size: int) -> bytes:
 
 
 def _object_128mib(path: Path) -> bool:
+    """128 MiB of newline-delimited events, on disk (read by path)."""
     with path.open("wb") as out:
         for _ in range(128):
             out.write(_events(MIB))
@@ -45,6 +46,7 @@ def _object_128mib(path: Path) -> bool:
 
 
 def _gzip_bomb_1gib(path: Path) -> bool:
+    """1 GiB of zeros gzipped into ~1 MB (inline)."""
     bomb = zlib.compressobj(9, zlib.DEFLATED, 31)
     with path.open("wb") as out:
         zeros = bytes(64 * MIB)
@@ -55,12 +57,14 @@ def _gzip_bomb_1gib(path: Path) -> bool:
 
 
 def _value_30mb(path: Path) -> bool:
+    """One record holding a 30 MB string, then 10 events (inline)."""
     record = '{"event_id": "big", "user_id": "u1", "event_type": "view", "pad": "%s"}'
     path.write_bytes((record % ("x" * (30 * 1000 * 1000))).encode() + b"\n" + _events(1000))
     return True
 
 
 def _line_200mb(path: Path) -> bool:
+    """One 200 MB line: a record holding a 200 MB string (read by path)."""
     with path.open("wb") as out:
         out.write(b'{"event_id": "big", "user_id": "u1", "event_type": "view", "pad": "')
         for _ in range(200):
@@ -70,6 +74,7 @@ def _line_200mb(path: Path) -> bool:
 
 
 def _deep_5000(path: Path) -> bool:
+    """A record nested 5,000 deep, then 10 events (inline)."""
     deep = '{"event_id": "e", "user_id": "u", "event_type": "v", "d": ' + "[" * 5000
     path.write_bytes((deep + "]" * 5000 + "}\n").encode() + _events(1000))
     return True
@@ -84,6 +89,7 @@ def _dense_records(path: Path) -> bool:
 
 
 def _baseline(path: Path) -> bool:
+    """10 events: the worker's own footprint (inline)."""
     path.write_bytes(_events(1000))
     return True
 

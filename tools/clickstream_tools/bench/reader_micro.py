@@ -52,6 +52,7 @@ def load_batches(raw: Path, batch_mib: int, pattern: str = "*") -> list[pa.Recor
 
 
 def _batch(rows: list[tuple[str, int, bytes]]) -> pa.RecordBatch:
+    """One binaryFile-shaped Arrow batch of (path, mtime µs, content) rows."""
     columns = [pa.array([r[i] for r in rows], _SCHEMA.field(i).type) for i in range(3)]
     return pa.RecordBatch.from_arrays(columns, schema=_SCHEMA)
 
@@ -96,6 +97,7 @@ def _with_gc() -> Parse:
     """The reader with the cyclic garbage collector left on while parsing."""
 
     def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """parse_objects with the trick undone for its duration."""
         original = gc.disable
         gc.disable = lambda: None  # type: ignore[assignment]
         try:
@@ -110,6 +112,7 @@ def _public_encoder() -> Parse:
     """The reader with properties written by json.JSONEncoder.encode (public API)."""
 
     def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """parse_objects with the trick undone for its duration."""
         original = firehose_reader._ENCODE_FAST
         firehose_reader._ENCODE_FAST = firehose_reader._ENCODE
         try:
@@ -131,6 +134,7 @@ def _scalar_event_time() -> Parse:
     low, high = firehose_reader.MIN_EVENT_TIME_US, firehose_reader.MAX_EVENT_TIME_US
 
     def micros(value: object) -> int | None:
+        """event_time as epoch µs by datetime, one value at a time."""
         if type(value) is int:
             return value * 1000 if low <= value * 1000 <= high else None
         match = pattern.fullmatch(value) if type(value) is str else None
@@ -150,11 +154,13 @@ def _scalar_event_time() -> Parse:
         return us if low <= us <= high else None
 
     def vector(values: list[Any]) -> tuple[Any, Any]:
+        """The vector rule's shape, computed value by value."""
         found = [micros(v) for v in values]
         ok = np.array([m is not None for m in found], dtype=bool)
         return np.array([m or 0 for m in found], dtype=np.int64), ok
 
     def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """parse_objects with the trick undone for its duration."""
         original = firehose_reader._vector_event_time
         firehose_reader._vector_event_time = vector  # type: ignore[assignment]
         try:
