@@ -816,6 +816,18 @@ _OUT = "file:/raw/" + NAME
 AT_MS = int(ARRIVED.timestamp() * 1000)
 
 
+def _batch(objects: dict[str, bytes | None]) -> pa.RecordBatch:
+    """One binaryFile-like batch of these objects (content None: read by path)."""
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(list(objects), pa.string()),
+            pa.array([0] * len(objects), pa.timestamp("us")),
+            pa.array(list(objects.values()), pa.binary()),
+        ],
+        schema=_INPUT,
+    )
+
+
 def parse(
     content: str | bytes | None,
     *,
@@ -825,15 +837,8 @@ def parse(
 ) -> list[dict[str, Any]]:
     """parse_objects over one binaryFile-like batch (content None: read by path); output rows."""
     objects = {path: content.encode() if isinstance(content, str) else content, **(more or {})}
-    batch = pa.RecordBatch.from_arrays(
-        [
-            pa.array(list(objects), pa.string()),
-            pa.array([0] * len(objects), pa.timestamp("us")),
-            pa.array(list(objects.values()), pa.binary()),
-        ],
-        schema=_INPUT,
-    )
-    return [row for out in parse_objects(iter([batch]), **options) for row in out.to_pylist()]
+    batches = parse_objects(iter([_batch(objects)]), **options)
+    return [row for out in batches for row in out.to_pylist()]
 
 
 def reasons(rows: list[dict[str, Any]]) -> list[str | None]:
@@ -1186,6 +1191,15 @@ def test_a_row_without_content_is_read_from_storage_by_its_path(tmp_path: Path) 
     # WHEN parsed / THEN its records are those of its content
     rows = parse(None, path=f"file:{path}")
     assert [(r["event_id"], r["reason"]) for r in rows] == [("e1", None), (None, "not_json")]
+
+
+def test_megabytes_of_whitespace_hold_no_records_and_give_no_empty_batches() -> None:
+    # GIVEN an object of 5 MiB of blank lines, then one event
+    content = " \n" * (5 << 19) + event("e1", event_time=at())
+    # WHEN parsed in windows of 1 MiB
+    out = list(parse_objects(iter([_batch({_OUT: content.encode()})])))
+    # THEN one batch holds the one record
+    assert [b.num_rows for b in out] == [1]
 
 
 def test_a_row_without_content_on_s3_is_read_by_ranged_gets(moto: str) -> None:

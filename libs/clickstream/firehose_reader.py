@@ -595,7 +595,8 @@ class _Batch:
 
     def full(self) -> bool:
         """Whether the batch should go to Spark now (2 MiB of text, or 64k records)."""
-        return len(self.records) >= _FLUSH_RECORDS or self.chars >= _FLUSH_CHARS
+        count = len(self.records)
+        return count >= _FLUSH_RECORDS or (count > 0 and self.chars >= _FLUSH_CHARS)
 
 
 def _to_batch(
