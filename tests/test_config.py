@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from clickstream.config import ConfigError, load_settings
+from clickstream.config import ConfigError, conf_dir, load_settings
 
 
 def test_local_env_defaults_to_lake_folder_in_repo() -> None:
@@ -56,6 +58,21 @@ def test_dev_lake_root_refers_to_lake_uri() -> None:
             ["bookmark_lookback_hours=two days"],
             "bookmark_lookback_hours='two days': expected a whole",
         ),
+        (
+            ["event_time_max_future_minutes=soon"],
+            "event_time_max_future_minutes='soon': expected a whole number or null",
+        ),
+        (
+            ["event_time_max_age_days=-1"],
+            "event_time_max_age_days=-1: expected a whole number from 0 to 3652425, e.g. 30, "
+            "or null to turn the bound off",
+        ),
+        (["max_object_mib=0"], "max_object_mib=0: expected a whole number from 1 to"),
+        (["max_object_mib=null"], "max_object_mib='null': expected a whole number"),
+        (
+            ["max_record_kib=20000"],
+            "max_record_kib=20000: expected a whole number from 1 to 10240: KiB of one record",
+        ),
     ],
 )
 def test_bad_settings_fail_fast_naming_the_key(overrides: list[str], message: str) -> None:
@@ -104,3 +121,34 @@ def test_promoted_fields_keep_the_order_they_are_given_in() -> None:
         ("duration_ms", "long"),
         ("app_version", "string"),
     ]
+
+
+def test_the_plausible_time_window_defaults_to_a_day_ahead_and_30_days_back() -> None:
+    # GIVEN no override / WHEN loaded / THEN the contract's defaults, and the size limits
+    settings = load_settings("local")
+    assert (settings.event_time_max_future_minutes, settings.event_time_max_age_days) == (1440, 30)
+    assert (settings.max_object_mib, settings.max_record_kib) == (1024, 1000)
+
+
+@pytest.mark.parametrize("null", ["null", "None", "~"])
+def test_set_null_turns_a_time_bound_off(null: str) -> None:
+    # GIVEN --set KEY=null for each bound / WHEN loaded / THEN the bound is None (off)
+    settings = load_settings(
+        "local", [f"event_time_max_future_minutes={null}", f"event_time_max_age_days={null}"]
+    )
+    assert settings.event_time_max_future_minutes is None
+    assert settings.event_time_max_age_days is None
+
+
+def test_a_yaml_null_turns_a_time_bound_off_and_zero_is_a_bound(tmp_path: Path) -> None:
+    # GIVEN an environment file setting one bound to null and the other to 0
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "base.yaml").write_text((conf_dir() / "base.yaml").read_text())
+    (conf / "edge.yaml").write_text(
+        "event_time_max_age_days: null\nevent_time_max_future_minutes: 0\n"
+    )
+    # WHEN loaded / THEN null is off and 0 a bound (nothing after ingested_at)
+    settings = load_settings("edge", conf_root=conf)
+    assert settings.event_time_max_age_days is None
+    assert settings.event_time_max_future_minutes == 0

@@ -16,6 +16,9 @@ CATALOGS = ("hive", "glue", "none")
 TITLES_SOURCES = ("csv", "dms", "jdbc")
 TABLE_FORMATS = ("parquet", "delta")
 _REF = re.compile(r"\$\{([a-z_]+)\}")
+# Whole-number keys that null turns off (--set KEY=null).
+NULLABLE_KEYS = frozenset({"event_time_max_future_minutes", "event_time_max_age_days"})
+_NULLS = ("null", "None", "~")
 
 
 class ConfigError(ValueError):
@@ -85,9 +88,11 @@ def _parse_override(item: str) -> tuple[str, str]:
 
 
 def _coerce(key: str, raw: Any, default: Any) -> Any:
-    """Convert a --set string to the type of the key's default."""
+    """Convert a --set string to the type of the key's default (null for a nullable key)."""
+    if key in NULLABLE_KEYS and raw in _NULLS:
+        return None
     if not isinstance(raw, str) or default is None or isinstance(default, str):
-        return None if raw in ("null", "None", "~") and default is None else raw
+        return None if raw in _NULLS and default is None else raw
     if isinstance(default, bool):
         if raw.lower() in ("true", "1", "yes"):
             return True
@@ -98,7 +103,8 @@ def _coerce(key: str, raw: Any, default: Any) -> Any:
         try:
             return int(raw)
         except ValueError:
-            raise ConfigError(f"{key}={raw!r}: expected a whole number") from None
+            also = " or null" if key in NULLABLE_KEYS else ""
+            raise ConfigError(f"{key}={raw!r}: expected a whole number{also}") from None
     return raw
 
 
@@ -171,6 +177,7 @@ def _validate(values: dict[str, Any]) -> None:
     _validate_storage(values)
     _validate_performance(values)
     _validate_promoted(values)
+    _validate_reader(values)
 
 
 def _validate_titles(values: dict[str, Any]) -> None:
@@ -275,6 +282,39 @@ def _validate_promoted(values: dict[str, Any]) -> None:
             )
         if kind not in PROMOTED_TYPES:
             raise ConfigError(f"{key}={kind!r}: use one of {types}")
+
+
+# Any plausibility bound past 10,000 years reaches every instant the contract accepts.
+MAX_TIME_BOUND_DAYS = 3_652_425
+# The largest record limit: a worker holds about this much text per window (README: Limits).
+MAX_RECORD_KIB = 10_240
+
+
+def _validate_reader(values: dict[str, Any]) -> None:
+    """Keys of the reader (issue 25): the plausible event_time window and the size limits."""
+    bounds = (
+        ("event_time_max_future_minutes", MAX_TIME_BOUND_DAYS * 1440, "e.g. 1440 (a day)"),
+        ("event_time_max_age_days", MAX_TIME_BOUND_DAYS, "e.g. 30"),
+    )
+    for key, most, example in bounds:
+        value = values[key]
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most
+        ):
+            raise ConfigError(
+                f"{key}={value!r}: expected a whole number from 0 to {most}, {example}, or null "
+                "to turn the bound off"
+            )
+    sizes = (
+        ("max_object_mib", 1 << 30, "decompressed MiB read from one raw object, e.g. 1024"),
+        ("max_record_kib", MAX_RECORD_KIB, "KiB of one record, e.g. 1000 (Firehose's limit)"),
+    )
+    for key, most, meaning in sizes:
+        value = values[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+            raise ConfigError(
+                f"{key}={value!r}: expected a whole number from 1 to {most}: {meaning}"
+            )
 
 
 # Node architectures of EMR clusters the environment archive can be built for.

@@ -1,6 +1,7 @@
 """A raw zone with hostile copies: a copy of an event that names another user, or an event_time
-days away, delivered days later; half of them in objects delivered late whose name timestamp is
-earlier than the original's (so the hostile copy is the one a full run keeps)."""
+days away (days back when named earlier, so every copy is a plausible time), delivered days
+later; half of them in objects delivered late whose name timestamp is earlier than the
+original's (so the hostile copy is the one a full run keeps)."""
 
 from __future__ import annotations
 
@@ -70,6 +71,10 @@ def build_hostile_lake(
         user, at = row["user_id"], row["event_time"].replace(tzinfo=UTC)
         if field == "other_user":
             user = users[(users.index(user) + 1 + digest % 7) % len(users)]
+        elif named == "earlier":
+            # Days back: days ahead of an arrival named before the original's would be an
+            # implausible time (event_time_in_future), not a hostile copy.
+            at = at - timedelta(days=days)
         else:
             at = at + timedelta(days=days if digest % 2 else -days)
         ingested = row["ingested_at"].replace(tzinfo=UTC)

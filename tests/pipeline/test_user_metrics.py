@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ from tests.pipeline import incremental_helpers as ih
 pytestmark = pytest.mark.slow
 
 DAY0 = date(2026, 3, 1)
+# Events older than the default 30-day window, read anyway.
+NO_AGE_BOUND = ["event_time_max_age_days=null"]
 Check = Callable[..., None]
 
 
@@ -54,11 +56,13 @@ def dau_rows(spark: SparkSession, settings: Settings) -> dict[str, tuple[Any, ..
     return {r["dt"]: tuple(r)[:-1] for r in rows}
 
 
-def full_lake(tmp_path: Path, incremental: Path, name: str) -> Settings:
+def full_lake(
+    tmp_path: Path, incremental: Path, name: str, overrides: Sequence[str] = ()
+) -> Settings:
     """A lake with the same raw objects as `incremental`, curated in one run."""
     lake = tmp_path / name
     shutil.copytree(incremental / "raw", lake / "raw")
-    return ih.lake_settings(lake, [])
+    return ih.lake_settings(lake, list(overrides))
 
 
 def test_a_first_day_moved_earlier_by_a_late_event_changes_new_users_on_both_dates(
@@ -89,11 +93,12 @@ def test_a_first_day_moved_earlier_by_a_late_event_changes_new_users_on_both_dat
 def test_a_window_filled_by_a_late_event_changes_the_later_dates_it_reaches(
     spark: SparkSession, tmp_path: Path, assert_frames_equal: Check
 ) -> None:
-    # GIVEN u1 active on days 0, 9 and 40; u2 active on day 20 only
+    # GIVEN u1 active on days 0, 9 and 40; u2 active on day 20 only, all arriving on day 40 (the
+    # age bound off: events up to 40 days old are the point here)
     lake = tmp_path / "incremental"
     lines = [event("a", "u1", 0), event("b", "u1", 9), event("c", "u1", 40), event("d", "u2", 20)]
     write_object(lake, 40, lines, "a")
-    settings = ih.lake_settings(lake, [])
+    settings = ih.lake_settings(lake, NO_AGE_BOUND)
     run_pipeline(settings, spark=spark, echo=ih.quiet)
     before = dau_rows(spark, settings)
     # WHEN an event of u2 on day 5 arrives late
@@ -108,7 +113,7 @@ def test_a_window_filled_by_a_late_event_changes_the_later_dates_it_reaches(
     assert after[day(5)] == (1, 1, 1, 0, 2, 2)
     # ... only dates within 27 days after the late one were recomputed (days 5, 9 and 20)
     assert summary["jobs"]["daily_active_users"]["days"] == 3
-    full = full_lake(tmp_path, lake, "full")
+    full = full_lake(tmp_path, lake, "full", NO_AGE_BOUND)
     run_pipeline(full, spark=spark, echo=ih.quiet)
     ih.assert_same_tables(spark, full, settings, assert_frames_equal)
 

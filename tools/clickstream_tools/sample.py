@@ -24,6 +24,7 @@ from pathlib import Path
 from clickstream.reasons import (  # the codes the reader gives these malformed records
     INVALID_EVENT_TIME,
     INVALID_TITLE_ID,
+    INVALID_TYPE,
     MISSING_EVENT_ID,
     MISSING_EVENT_TYPE,
     MISSING_USER_ID,
@@ -207,7 +208,7 @@ def _malformed(rng: random.Random, clock: _Clock, t: int, user: str) -> tuple[st
     bad = dict(good)
     reason = {
         7: MISSING_EVENT_ID,
-        8: MISSING_EVENT_ID,
+        8: INVALID_TYPE,  # a number where the contract wants a string
         9: MISSING_EVENT_ID,
         10: MISSING_USER_ID,
         11: MISSING_USER_ID,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
@@ -11,7 +13,7 @@ import duckdb
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from clickstream.firehose_reader import read_firehose, split_valid
+from clickstream.firehose_reader import ReaderLimits, read_firehose, split_valid
 from clickstream.raw_objects import list_raw_objects
 from clickstream.transforms import daily_active_users, dedup_events, sessionize
 from clickstream_tools.bench.duckdb_reference import _SESSIONIZE, connect, run_reference
@@ -129,3 +131,43 @@ def test_reference_applies_the_session_cap_like_spark(
         sessions, make_frame(duck, "event_id string, session_id string", expected=True)
     )
     assert len({s for _, s in duck}) == 4
+
+
+def test_reference_gives_the_readers_reasons_for_types_sizes_and_the_time_window(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # GIVEN one object of records breaking the rules issue 25 added, beside valid ones
+    def record(event_id: object, event_time: object, **extra: object) -> str:
+        fields = {"event_id": event_id, "user_id": "u1", "event_type": "view"}
+        return json.dumps({**fields, "event_time": event_time, **extra})
+
+    records = [
+        record(123, "2026-03-01T09:00:00Z"),  # invalid_type
+        json.dumps({"event_id": 1, "event_type": "v", "event_time": 0}),  # missing_user_id
+        record("f", "2026-03-02T10:00:06Z"),  # in the future by 1 day and 1 s
+        record("o", "2026-01-30T10:00:04Z"),  # older than 30 days by 1 s
+        record("big", "2026-03-01T09:00:00Z", pad="x" * 2000),  # record_too_large (1 KiB)
+        record("ok1", "2026-03-02T10:00:05Z"),  # exactly a day ahead
+        record("ok2", "2026-01-30T10:00:05Z"),  # exactly 30 days back
+    ]
+    folder = tmp_path / "raw" / "clickstream" / "2026" / "03" / "01" / "10"
+    folder.mkdir(parents=True)
+    name = "clickstream-1-2026-03-01-10-00-05-0f8fad5b-d9cb-469f-a165-70867728950e"
+    (folder / name).write_text("\n".join(records) + "\n")
+
+    # WHEN the reference and the reader read it with a 1 KiB record limit
+    result = run_reference(connect(threads=1), str(tmp_path), max_record_kib=1)
+    objects = list_raw_objects(spark, str(tmp_path / "raw" / "clickstream"))
+    parsed = read_firehose(spark, objects, limits=ReaderLimits(max_record_kib=1))
+    spark_reasons = Counter(r["reason"] for r in parsed.collect())
+
+    # THEN both give every record the same reason, counted alike
+    assert result["quarantined_by_reason"] == {
+        "event_time_in_future": 1,
+        "event_time_too_old": 1,
+        "invalid_type": 1,
+        "missing_user_id": 1,
+        "record_too_large": 1,
+    }
+    assert result["quarantined_by_reason"] == {k: n for k, n in spark_reasons.items() if k}
+    assert result["valid"] == spark_reasons[None] == 2

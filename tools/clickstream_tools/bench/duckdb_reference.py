@@ -14,8 +14,12 @@ gunzips ``.gz`` objects), and SQL splits them into records the way the project's
   that opened it (pretty-printed content);
 * anything else is one rejected record.
 
-Records are then validated with the contract's rules (string ids, ISO-8601 with ``Z`` or an offset
-and at most millisecond fractions, or integer epoch milliseconds), deduplicated (earliest
+Records are then validated with the contract's rules (a record over ``max_record_kib``; string
+ids, missing before a wrong type; ISO-8601 with ``Z`` or an offset and at most millisecond
+fractions, or integer epoch milliseconds; the plausible window around the object's arrival), in
+the reader's order of reasons. Not checked here: bytes that are not UTF-8 and nesting depth (the
+generated sample has neither; DuckDB's line reader and JSON functions treat them their own way).
+Valid records are deduplicated (earliest
 ``ingested_at`` from the Firehose object name), sessionized (gap strictly greater than the timeout,
 per user by ``(event_time, event_id)``, the same ``session_id`` hash), summarized and counted per
 UTC date, and written as dt-partitioned Parquet like the curated tables.
@@ -51,6 +55,10 @@ ISO_EVENT_TIME = (
 )
 MIN_EPOCH_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+# The reader's defaults (conf/base.yaml): the plausible window and the longest record.
+MAX_FUTURE_MINUTES = 1440
+MAX_AGE_DAYS = 30
+MAX_RECORD_KIB = 1000
 # Firehose object name timestamp, as clickstream.raw_objects reads it.
 _NAME_STAMP = (
     r"-[0-9]+-([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2})"
@@ -115,7 +123,8 @@ CREATE OR REPLACE TEMP TABLE parsed AS
 WITH records AS ({records}),
 kinds AS (
   SELECT source_file, ord, piece, record,
-         CASE WHEN NOT json_valid(record) THEN 'not_json'
+         CASE WHEN strlen(trim(record)) > {max_record} THEN 'record_too_large'
+              WHEN NOT json_valid(record) THEN 'not_json'
               WHEN NOT regexp_matches(record, '^\s*\{') THEN 'not_an_object' END AS bad
   FROM records
 ),
@@ -130,7 +139,7 @@ fields AS (
   FROM extracted
 ),
 timed AS (
-  SELECT *,
+  SELECT fields.*, epoch_us(files.ingested_at) AS ingested_us,
          CASE
            WHEN ty[4] = 'VARCHAR' AND regexp_matches(v[4], '{iso}')
              THEN try_cast(v[4] AS TIMESTAMPTZ)
@@ -138,18 +147,22 @@ timed AS (
                 AND try_cast(v[4] AS BIGINT) BETWEEN {min_ms} AND {max_ms}
              THEN make_timestamp(try_cast(v[4] AS BIGINT) * 1000)::TIMESTAMPTZ
          END AS ts
-  FROM fields
+  FROM fields JOIN files USING (source_file)
 ),
 checked AS (
   SELECT *,
          CASE
            WHEN bad IS NOT NULL THEN bad
-           WHEN ty[1] IS DISTINCT FROM 'VARCHAR' OR v[1] = '' THEN 'missing_event_id'
-           WHEN ty[2] IS DISTINCT FROM 'VARCHAR' OR v[2] = '' THEN 'missing_user_id'
-           WHEN ty[3] IS DISTINCT FROM 'VARCHAR' OR v[3] = '' THEN 'missing_event_type'
+           WHEN coalesce(ty[1], 'NULL') = 'NULL' OR v[1] = '' THEN 'missing_event_id'
+           WHEN coalesce(ty[2], 'NULL') = 'NULL' OR v[2] = '' THEN 'missing_user_id'
+           WHEN coalesce(ty[3], 'NULL') = 'NULL' OR v[3] = '' THEN 'missing_event_type'
+           WHEN ty[1] <> 'VARCHAR' OR ty[2] <> 'VARCHAR' OR ty[3] <> 'VARCHAR'
+             THEN 'invalid_type'
            WHEN ts IS NULL OR year(timezone('UTC', ts)) NOT BETWEEN 1 AND 9999
              THEN 'invalid_event_time'
            WHEN ty[5] IS NOT NULL AND ty[5] NOT IN ('NULL', 'VARCHAR') THEN 'invalid_title_id'
+           WHEN epoch_us(ts) > ingested_us + {future_us} THEN 'event_time_in_future'
+           WHEN epoch_us(ts) < ingested_us - {age_us} THEN 'event_time_too_old'
          END AS reason
   FROM timed
 )
@@ -343,8 +356,12 @@ def run_reference(
     *,
     timeout_minutes: int = TIMEOUT_MINUTES,
     max_session_hours: int = MAX_SESSION_HOURS,
+    max_future_minutes: int | None = MAX_FUTURE_MINUTES,
+    max_age_days: int | None = MAX_AGE_DAYS,
+    max_record_kib: int = MAX_RECORD_KIB,
 ) -> dict[str, Any]:
     """Parse, dedup, sessionize and count the lake's raw zone; write Parquet when out_dir is set.
+    The window bounds are the reader's settings (None: no bound).
 
     Leaves temp tables parsed, deduped, events, sessions, dau and titles in con; returns counts,
     DAU rows and per-phase seconds.
@@ -372,6 +389,10 @@ def run_reference(
         iso=ISO_EVENT_TIME,
         min_ms=MIN_EPOCH_MS,
         max_ms=MAX_EPOCH_MS,
+        max_record=max_record_kib * 1024,
+        # An absent bound: past any instant (10,000 years of microseconds).
+        future_us=_bound_us(max_future_minutes, 60),
+        age_us=_bound_us(max_age_days, 86_400),
     )
     con.execute(sql, {"files": objects, "max_line": max_line_bytes(objects)} if objects else {})
     lap("list_and_parse")
@@ -432,6 +453,11 @@ def run_reference(
     }
 
 
+def _bound_us(amount: int | None, seconds: int) -> int:
+    """A plausibility bound in microseconds; None (off) as 10,000 years, past every instant."""
+    return (amount * seconds if amount is not None else 10_000 * 366 * 86_400) * 1_000_000
+
+
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     row = con.execute(sql).fetchone()
     return int(row[0]) if row else 0
@@ -451,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--timeout-minutes", type=int, default=TIMEOUT_MINUTES)
     parser.add_argument("--max-session-hours", type=int, default=MAX_SESSION_HOURS)
+    parser.add_argument("--max-record-kib", type=int, default=MAX_RECORD_KIB)
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     con = connect(args.threads)
@@ -460,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out,
         timeout_minutes=args.timeout_minutes,
         max_session_hours=args.max_session_hours,
+        max_record_kib=args.max_record_kib,
     )
     result["seconds"] = round(time.perf_counter() - t0, 3)
     result["start_seconds"] = 0.0

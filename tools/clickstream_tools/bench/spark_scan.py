@@ -30,7 +30,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from clickstream.config import Settings, load_settings
 from clickstream.config_args import add_env_args
-from clickstream.firehose_reader import read_firehose, split_valid
+from clickstream.firehose_reader import ReaderLimits, read_firehose, split_valid
 from clickstream.raw_objects import list_raw_objects
 from clickstream.spark import get_spark
 from clickstream.tables import PARTITION_COLUMN
@@ -54,7 +54,7 @@ def _write(df: DataFrame, path: str) -> None:
 def scan(spark: SparkSession, settings: Settings, raw_root: str, out: str) -> dict[str, Any]:
     """Firehose reader over every raw object, dt from event_time, every record to Parquet."""
     objects = list_raw_objects(spark, raw_root)
-    parsed = read_firehose(spark, objects)
+    parsed = read_firehose(spark, objects, limits=ReaderLimits.of(settings.values))
     # Rejected records have no event_time: their arrival date keeps them out of a null partition.
     dt = F.coalesce(
         local_date("event_time", settings.timezone), F.date_format("ingested_at", "yyyy-MM-dd")
@@ -80,7 +80,7 @@ def scan(spark: SparkSession, settings: Settings, raw_root: str, out: str) -> di
 def core(spark: SparkSession, settings: Settings, raw_root: str, out: str) -> dict[str, Any]:
     """Firehose reader, valid records deduplicated and sessionized, written by dt (no bookkeeping)."""
     objects = list_raw_objects(spark, raw_root)
-    valid, _ = split_valid(read_firehose(spark, objects))
+    valid, _ = split_valid(read_firehose(spark, objects, limits=ReaderLimits.of(settings.values)))
     events = sessionize(
         dedup_events(valid),
         timeout_minutes=settings.session_timeout_minutes,

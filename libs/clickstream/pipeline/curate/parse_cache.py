@@ -9,7 +9,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from clickstream.config import Settings
-from clickstream.firehose_reader import misfit_counts, read_firehose
+from clickstream.firehose_reader import ReaderLimits, misfit_counts, read_firehose
 from clickstream.pipeline.context import JobContext
 from clickstream.pipeline.curate import event_index
 from clickstream.raw_objects import RawObject
@@ -33,11 +33,18 @@ def event_columns(settings: Settings) -> list[str]:
     return [*BASE_COLUMNS, *settings.promoted_fields]
 
 
-def parse(ctx: JobContext, objects: list[RawObject]) -> DataFrame:
-    """The objects' records parsed: raw text kept on rejected records only, dt on valid ones."""
+def parse(
+    ctx: JobContext, objects: list[RawObject], skipped: Mapping[str, str] | None = None
+) -> DataFrame:
+    """The objects' records parsed with the settings' reader limits: raw text kept on rejected
+    records only, dt on valid ones. An object in skipped (path -> note) is not read: it is one
+    skipped_by_operator record holding the note."""
     is_valid = F.col("reason").isNull()
+    limits = ReaderLimits.of(ctx.settings.values)
     return (
-        read_firehose(ctx.spark, objects, ctx.settings.promoted_fields)
+        read_firehose(
+            ctx.spark, objects, ctx.settings.promoted_fields, limits=limits, skipped=skipped
+        )
         .withColumn("record", F.when(~is_valid, F.col("record")))
         .withColumn(
             PARTITION_COLUMN, F.when(is_valid, local_date("event_time", ctx.settings.timezone))
@@ -45,15 +52,21 @@ def parse(ctx: JobContext, objects: list[RawObject]) -> DataFrame:
     )
 
 
-def cached_parse(ctx: JobContext, objects: list[RawObject], *, by_event_id: bool) -> DataFrame:
+def cached_parse(
+    ctx: JobContext,
+    objects: list[RawObject],
+    *,
+    by_event_id: bool,
+    skipped: Mapping[str, str] | None = None,
+) -> DataFrame:
     """The objects' records parsed once and cached: raw text kept on rejected records only, dt
-    computed on valid ones only.
+    computed on valid ones only (skipped: as parse).
 
     by_event_id hash-partitions the cache by event_id, so once it is materialized, deduplicating
     these rows alone (a full run, nothing stored) needs no shuffle of its own; a union with stored
     rows would lose the partitioning.
     """
-    parsed = parse(ctx, objects)
+    parsed = parse(ctx, objects, skipped)
     if by_event_id:
         parsed = parsed.repartition("event_id")
     return parsed.persist()
