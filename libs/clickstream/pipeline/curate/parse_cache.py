@@ -12,7 +12,8 @@ from clickstream.config import Settings
 from clickstream.firehose_reader import ReaderLimits, misfit_counts, read_firehose
 from clickstream.pipeline.context import JobContext
 from clickstream.pipeline.curate import event_index
-from clickstream.raw_objects import RawObject
+from clickstream.raw_objects import RawObject, qualified_root
+from clickstream.skipped_objects import RAW, skipped_objects
 from clickstream.tables import PARTITION_COLUMN
 from clickstream.transforms import local_date
 
@@ -33,14 +34,13 @@ def event_columns(settings: Settings) -> list[str]:
     return [*BASE_COLUMNS, *settings.promoted_fields]
 
 
-def parse(
-    ctx: JobContext, objects: list[RawObject], skipped: Mapping[str, str] | None = None
-) -> DataFrame:
+def parse(ctx: JobContext, objects: list[RawObject]) -> DataFrame:
     """The objects' records parsed with the settings' reader limits: raw text kept on rejected
-    records only, dt on valid ones. An object in skipped (path -> note) is not read: it is one
-    skipped_by_operator record holding the note."""
+    records only, dt on valid ones. An object an operator set aside (clickstream skip-object)
+    is not read: it is one skipped_by_operator record holding the operator's note."""
     is_valid = F.col("reason").isNull()
     limits = ReaderLimits.of(ctx.settings.values)
+    skipped = skipped_among(ctx, objects)
     return (
         read_firehose(
             ctx.spark, objects, ctx.settings.promoted_fields, limits=limits, skipped=skipped
@@ -52,21 +52,29 @@ def parse(
     )
 
 
-def cached_parse(
-    ctx: JobContext,
-    objects: list[RawObject],
-    *,
-    by_event_id: bool,
-    skipped: Mapping[str, str] | None = None,
-) -> DataFrame:
+def skipped_among(ctx: JobContext, objects: list[RawObject]) -> dict[str, str]:
+    """The objects set aside by an operator, by listed path -> their quarantine record (one
+    listing of the notes; none read when there are none)."""
+    notes = skipped_objects(ctx.settings.lake)
+    if not notes or not objects:
+        return {}
+    root = qualified_root(ctx.spark, ctx.settings.path(RAW)) + "/"
+    return {
+        o.path: notes[o.path[len(root) :]].record()
+        for o in objects
+        if o.path.startswith(root) and o.path[len(root) :] in notes
+    }
+
+
+def cached_parse(ctx: JobContext, objects: list[RawObject], *, by_event_id: bool) -> DataFrame:
     """The objects' records parsed once and cached: raw text kept on rejected records only, dt
-    computed on valid ones only (skipped: as parse).
+    computed on valid ones only (as parse).
 
     by_event_id hash-partitions the cache by event_id, so once it is materialized, deduplicating
     these rows alone (a full run, nothing stored) needs no shuffle of its own; a union with stored
     rows would lose the partitioning.
     """
-    parsed = parse(ctx, objects, skipped)
+    parsed = parse(ctx, objects)
     if by_event_id:
         parsed = parsed.repartition("event_id")
     return parsed.persist()
