@@ -208,7 +208,7 @@ def write_changes(
     ctx.guard()
     # A failed or dead run's unready sets are taken over: this set names their dates too, and
     # replaces them (reruns of a failing batch leave one unready set, not one more each).
-    absorbed = [cs.change_id for cs in recovery.sets] if recovery is not None else []
+    absorbed = recovery.sets if recovery is not None else []
     change = changes.publish(
         ctx.settings.lake,
         changes.new_change_id(),
@@ -217,7 +217,10 @@ def write_changes(
         [o.path for o in selection.chosen],
         absorbs=absorbed,
     )
-    ranges = None if change.full else changes.read_ranges(ctx.spark, ctx.settings.lake, [change])
+    # This run recomputes inside its own ranges (the absorbed ones are for the consumers).
+    ranges = None
+    if the_plan.ranges is not None:
+        ranges = changes.read_ranges(ctx.spark, ctx.settings.lake, [change], own_only=True)
     result = recompute(ctx, copies.to_curate, ranges, stored_context(ctx, the_plan, ranges))
     written = write_events(ctx, result.output, the_plan.dts)
     result.check()
