@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from clickstream.delta_lake import copy_manifest_path
 from clickstream.leases import LeaseHeld, acquire, lease_key
 from clickstream.maintenance import maintain
 from clickstream.pipeline import JOB_NAMES
-from clickstream.tables import QUARANTINE
+from clickstream.tables import EVENTS, QUARANTINE
 from clickstream.writer import read_table, table_schema, write_table
 from tests.delta_rs import delta_table
 
@@ -89,11 +90,85 @@ def test_dates_rewritten_before_the_lookback_are_not_compacted(
     assert done["dates"] == [] and len(delta_table(small_files).files()) == 3
 
 
-def test_a_parquet_lake_has_nothing_to_maintain(tmp_path: Path) -> None:
+def event_rows(users: int, per_user: int, day: str = DAY) -> list[tuple]:
+    """per_user events for each of users users on day, users interleaved in write order."""
+    at = datetime.fromisoformat(f"{day}T08:00:00+00:00")
+    return [
+        (
+            f"e-{u}-{i}",
+            f"u{u:03d}",
+            "play",
+            at + timedelta(minutes=i),
+            None,
+            None,
+            None,
+            f"s-{u}",
+            at,
+            "s3://raw/obj",
+            None,
+            day,
+        )
+        for i in range(per_user)
+        for u in range(users)
+    ]
+
+
+def write_hourly_files(
+    spark: SparkSession, make_frame: Callable[..., DataFrame], lake: Path, table_format: str
+) -> list[tuple]:
+    """An events table whose date DAY was written by three small hourly appends (one file each)
+    and whose date 2026-02-01 holds two small files written long ago; all its rows."""
+    path = f"{lake}/{EVENTS.location}"
+    everything = event_rows(5, 6) + event_rows(2, 2, "2026-02-01")
+    chunks = [everything[i : i + 10] for i in range(0, 30, 10)] + [
+        everything[30:32],
+        everything[32:],
+    ]
+    for chunk in chunks:
+        frame = make_frame(chunk, table_schema(EVENTS)).coalesce(1)
+        frame.write.format(table_format).mode("append").partitionBy("dt").save(path)
+    old = (datetime.now(UTC) - timedelta(days=10)).timestamp()
+    for f in (lake / EVENTS.location / "dt=2026-02-01").glob("*.parquet"):
+        os.utime(f, (old, old))
+    return everything
+
+
+def user_runs(spark: SparkSession, files: list[str]) -> list[str]:
+    """The user ids of a file's rows in file order, each run of one user given once."""
+    order = [r["user_id"] for r in spark.read.parquet(*files).collect()]
+    return [u for i, u in enumerate(order) if i == 0 or order[i - 1] != u]
+
+
+@pytest.mark.parametrize("table_format", ["parquet", "delta"])
+def test_hourly_small_files_of_a_recent_date_become_one_file_clustered_by_user(
+    spark: SparkSession,
+    make_frame: Callable[..., DataFrame],
+    tmp_path: Path,
+    assert_frames_equal: Callable[..., None],
+    table_format: str,
+) -> None:
+    # GIVEN a date written by three hourly appends, each file holding every user's rows, and
+    # (Parquet) a date of two small files written ten days ago, before the lookback
+    everything = write_hourly_files(spark, make_frame, tmp_path, table_format)
+    settings = load_settings(
+        "local",
+        [f"lake_root={tmp_path}", f"table_format={table_format}", "catalog=none"],
+    )
+    # WHEN maintenance runs
     lines: list[str] = []
-    settings = load_settings("local", [f"lake_root={tmp_path}"])
-    assert maintain(settings, writers=JOB_NAMES, echo=lines.append) == []
-    assert lines == ["table_format is parquet: nothing to maintain"]
+    maintain(settings, writers=JOB_NAMES, spark=spark, echo=lines.append)
+    # THEN the recent date is one file in which each user's rows sit together
+    live = [f for f in read_table(spark, settings.lake, EVENTS).inputFiles() if DAY in f]
+    assert len(live) == 1
+    assert user_runs(spark, live) == sorted(set(user_runs(spark, live)))
+    # AND no row changed
+    expected = make_frame(everything, table_schema(EVENTS), expected=True)
+    assert_frames_equal(read_table(spark, settings.lake, EVENTS), expected)
+    compacted = 3 if table_format == "parquet" else 5  # Delta: both dates written just now
+    assert any(line.startswith(f"events: compacted {compacted} file(s)") for line in lines), lines
+    if table_format == "parquet":
+        # AND the date last written before the lookback keeps its two files
+        assert len(list((tmp_path / EVENTS.location / "dt=2026-02-01").glob("*.parquet"))) == 2
 
 
 def test_maintenance_waits_for_a_running_writer_and_holds_every_writers_lease(

@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     maintain = sub.add_parser(
         "maintain",
         allow_abbrev=False,
-        help="Delta tables: compact recently rewritten dates, vacuum past the retention",
+        help="compact recently written dates (clustered by user), vacuum Delta tables past the retention",
     )
     add_env_args(maintain)
 

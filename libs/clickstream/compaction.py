@@ -4,14 +4,17 @@ Writing only what changed adds files to a date every hourly run. A date is compa
 - by the run that wrote it, once it holds more than compact_after_files files (null: never);
 - by `clickstream maintain`, when it holds more than one small file (under half of
   target_file_mb), among the dates written in the last maintenance_lookback_days.
-Parquet: the date's rows are rewritten clustered by the table's columns (user_id first) through
-clickstream.file_ops (exact at any crash); Delta: OPTIMIZE ... ZORDER BY (user_id), one commit.
+The date's rows are rewritten sorted by the table's cluster_by (user_id first): Parquet through
+clickstream.file_ops (exact at any crash); Delta in one overwrite commit of those dates
+(replaceWhere, dataChange=false), rather than OPTIMIZE: its bin-packing keeps no user order and
+ZORDER BY states no order of the rows inside a file, while this rewrite sorts them (tested).
 Rows never change: a compaction rewrites them as they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from pyspark.sql import SparkSession
 
@@ -22,7 +25,7 @@ from clickstream.writer import dt_predicate, table_schema
 
 
 def _files(spark: SparkSession, path: str, dt: str) -> list[tuple[str, int]]:
-    """(path, bytes) of a date's data files."""
+    """(path, bytes) of the data files in a date's folder."""
     jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
     conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
     folder = jvm.org.apache.hadoop.fs.Path(f"{path}/{PARTITION_COLUMN}={dt}")
@@ -36,23 +39,62 @@ def _files(spark: SparkSession, path: str, dt: str) -> list[tuple[str, int]]:
     )
 
 
+def recent_dts(spark: SparkSession, path: str, since: datetime) -> list[str]:
+    """Dates whose folders hold a data file written at or after since (one recursive listing)."""
+    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
+    conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    root = jvm.org.apache.hadoop.fs.Path(path)
+    fs = root.getFileSystem(conf)
+    if not fs.exists(root):
+        return []
+    base = len(str(fs.makeQualified(root).toString()).rstrip("/"))
+    cutoff = int(since.timestamp() * 1000)
+    prefix = f"{PARTITION_COLUMN}="
+    found: set[str] = set()
+    listing = fs.listFiles(root, True)
+    while listing.hasNext():
+        status = listing.next()
+        parts = str(status.getPath().toString())[base:].split("/")
+        hidden = any(p.startswith(("_", ".")) for p in parts if p)
+        if status.getModificationTime() >= cutoff and not hidden and parts[1].startswith(prefix):
+            found.add(parts[1][len(prefix) :])
+    return sorted(found)
+
+
+def live_files(
+    spark: SparkSession, path: str, dts: Sequence[str], table_format: str
+) -> dict[str, list[tuple[str, int]]]:
+    """(path, bytes) of each date's live data files: the folder's files, and for Delta only
+    those its log names (a Delta folder also holds files removed by later commits)."""
+    wanted = sorted(set(dts))
+    found = {dt: _files(spark, path, dt) for dt in wanted}
+    if table_format != "delta" or not wanted:
+        return found
+    live = spark.read.format("delta").load(path).where(dt_predicate(wanted)).inputFiles()
+    names = {f.rsplit("/", 1)[-1] for f in live}
+    return {
+        dt: [(f, n) for f, n in files if f.rsplit("/", 1)[-1] in names]
+        for dt, files in found.items()
+    }
+
+
 def crowded_dts(
     spark: SparkSession, path: str, dts: Sequence[str], limit: int | None, table_format: str
 ) -> list[str]:
     """The dates among dts holding more than limit live data files (none when limit is None)."""
-    wanted = sorted(set(dts))
-    if limit is None or not wanted:
+    if limit is None or not dts:
         return []
-    if table_format != "delta":
-        return [dt for dt in wanted if len(_files(spark, path, dt)) > limit]
-    live = spark.read.format("delta").load(path).where(dt_predicate(wanted)).inputFiles()
-    prefix = f"{PARTITION_COLUMN}="
-    count = dict.fromkeys(wanted, 0)
-    for f in live:
-        for part in f.split("/"):
-            if part.startswith(prefix) and part[len(prefix) :] in count:
-                count[part[len(prefix) :]] += 1
-    return [dt for dt in wanted if count[dt] > limit]
+    files = live_files(spark, path, dts, table_format)
+    return [dt for dt, found in files.items() if len(found) > limit]
+
+
+def fragmented_dts(
+    spark: SparkSession, path: str, dts: Sequence[str], target_bytes: int, table_format: str
+) -> list[str]:
+    """The dates among dts holding more than one live file under half of target_bytes."""
+    small = target_bytes // 2
+    files = live_files(spark, path, dts, table_format)
+    return [dt for dt, found in files.items() if sum(1 for _, n in found if n < small) > 1]
 
 
 def compact_crowded(
@@ -64,24 +106,11 @@ def compact_crowded(
     *,
     limit: int | None,
     table_format: str,
-    cluster_by: Sequence[str],
 ) -> list[str]:
     """Compact the dates among dts holding more than limit files; those dates."""
     crowded = crowded_dts(spark, path, dts, limit, table_format)
-    compact(spark, lake, table, path, crowded, table_format=table_format, cluster_by=cluster_by)
+    compact(spark, lake, table, path, crowded, table_format=table_format)
     return crowded
-
-
-def fragmented_dts(
-    spark: SparkSession, path: str, dts: Sequence[str], target_bytes: int
-) -> list[str]:
-    """The dates among dts holding more than one file under half of target_bytes."""
-    small = target_bytes // 2
-    return [
-        dt
-        for dt in sorted(set(dts))
-        if sum(1 for _, size in _files(spark, path, dt) if size < small) > 1
-    ]
 
 
 def compact(
@@ -92,22 +121,29 @@ def compact(
     dts: Sequence[str],
     *,
     table_format: str,
-    cluster_by: Sequence[str],
 ) -> int:
-    """Rewrite the dates' files as few clustered ones; the files removed."""
+    """Rewrite the dates' files as few, clustered by table.cluster_by; the files removed."""
     if not dts:
         return 0
     if table_format == "delta":
-        metrics = spark.sql(
-            f"OPTIMIZE delta.`{path}` WHERE {dt_predicate(dts)} ZORDER BY ({cluster_by[0]})"
-        ).first()["metrics"]
-        delta_lake.refresh_manifests(spark, path, hooked=True, partitioned=table.partitioned)
-        return int(metrics["numFilesRemoved"])
+        return _compact_delta(spark, table, path, dts)
     files = [f for dt in dts for f, _ in _files(spark, path, dt)]
     if not files:
         return 0
     rows = spark.read.schema(table_schema(table)).option("basePath", path).parquet(*files)
     file_ops.replace_files(
-        spark, lake, path, clustered(rows, cluster_by), PARTITION_COLUMN, remove=files
+        spark, lake, path, clustered(rows, table.cluster_by), PARTITION_COLUMN, remove=files
     )
     return len(files)
+
+
+def _compact_delta(spark: SparkSession, table: Table, path: str, dts: Sequence[str]) -> int:
+    """One commit that rewrites the dates' rows clustered (replaceWhere, dataChange=false: readers
+    of the change feed and streaming see no new data); the files it removed."""
+    where = dt_predicate(dts)
+    before = len(spark.read.format("delta").load(path).where(where).inputFiles())
+    rows = spark.read.format("delta").load(path).where(where)
+    writer = clustered(rows, table.cluster_by).write.format("delta").mode("overwrite")
+    writer.option("replaceWhere", where).option("dataChange", "false").save(path)
+    delta_lake.refresh_manifests(spark, path, hooked=True, partitioned=table.partitioned)
+    return before

@@ -1,14 +1,20 @@
-"""`clickstream maintain`: compact the recently rewritten dates of the Delta tables, then vacuum.
+"""`clickstream maintain`: compact the recently written dates, then vacuum the Delta tables.
 
-Per Delta table (events, sessions, daily_active_users, quarantine):
-1. the dates rewritten by commits of the last maintenance_lookback_days days, from the commits'
+Per Delta table (events, sessions, daily_active_users, user_activity, quarantine):
+1. the dates written by commits of the last maintenance_lookback_days days, from the commits'
    add actions in the Delta log (a handful of small JSON files);
-2. OPTIMIZE ... WHERE dt IN (those dates): bin-packing of their small files, one commit;
+2. the tables written by changed rows only (events, sessions: Table.cluster_by), among those
+   dates the ones holding more than one small file, rewritten sorted by user in one commit
+   (clickstream.compaction); the other tables: OPTIMIZE ... WHERE dt IN (those dates), bin-packing;
 3. VACUUM ... RETAIN delta_retention_days*24 HOURS: files no version of the last
    delta_retention_days days needs are deleted, so time travel reaches back that far (and no
    further than the Delta log's own retention, 30 days by default).
-Parquet lakes have nothing to maintain. Delta on S3 assumes one writer: maintenance holds the
-lease of every job (they all write these tables) from before Spark starts to the end.
+Per Parquet table written by changed rows only (events, sessions): the dates holding a file
+written in the last maintenance_lookback_days days (one recursive listing) and more than one
+small file are rewritten clustered by user through clickstream.file_ops (exact at any crash).
+The other Parquet tables rewrite whole dates and have nothing to compact.
+Maintenance holds the lease of every job that writes these tables from before Spark starts to
+the end.
 """
 
 from __future__ import annotations
@@ -20,11 +26,14 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from clickstream import delta_lake, fs
+from clickstream import delta_lake, file_ops, fs
+from clickstream.compaction import compact, fragmented_dts, recent_dts
 from clickstream.config import Settings
 from clickstream.leases import acquire_all
-from clickstream.tables import ALL_TABLES, PARTITION_COLUMN, Table
+from clickstream.tables import PARTITION_COLUMN, Table, all_tables
 from clickstream.writer import dt_predicate, format_of, is_delta
+
+MIB = 1024 * 1024
 
 # Delta refuses a VACUUM retention under 7 days unless this check is off; a shorter
 # delta_retention_days is an explicit choice, so the check is lifted for that VACUUM only.
@@ -36,7 +45,19 @@ LISTING_PARALLELISM = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
 
 def delta_tables(settings: Settings) -> list[Table]:
     """The tables written as Delta with these settings."""
-    return [t for t in ALL_TABLES if format_of(t, settings.table_format) == "delta"]
+    tables = all_tables(settings.promoted_fields)
+    return [t for t in tables if format_of(t, settings.table_format) == "delta"]
+
+
+def maintained_tables(settings: Settings) -> list[Table]:
+    """The Delta tables, and the Parquet tables written by changed rows only (cluster_by)."""
+    tables = all_tables(settings.promoted_fields)
+    return [
+        t
+        for t in tables
+        if format_of(t, settings.table_format) == "delta"
+        or (t.cluster_by and format_of(t, settings.table_format) == "parquet")
+    ]
 
 
 def recently_rewritten_dts(spark: SparkSession, path: str, since: datetime) -> list[str]:
@@ -56,20 +77,41 @@ def recently_rewritten_dts(spark: SparkSession, path: str, since: datetime) -> l
 def maintain_table(
     spark: SparkSession, settings: Settings, table: Table, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Compact the table's recently rewritten dates, then vacuum it; returns what was done."""
+    """Compact the table's recently written dates (then vacuum a Delta table); what was done."""
     path = settings.path(table.location)
+    since = (now or datetime.now(UTC)) - timedelta(days=settings.maintenance_lookback_days)
+    if format_of(table, settings.table_format) != "delta":
+        return _maintain_parquet(spark, settings, table, path, since)
     if not is_delta(spark, path):
         return {"table": table.name, "skipped": "no Delta table yet"}
-    now = now or datetime.now(UTC)
-    since = now - timedelta(days=settings.maintenance_lookback_days)
     dts = recently_rewritten_dts(spark, path, since) if settings.maintenance_lookback_days else []
     compacted = 0
-    if dts:
+    if dts and table.cluster_by:
+        target = settings.target_file_mb * MIB
+        fragmented = fragmented_dts(spark, path, dts, target, "delta")
+        compacted = compact(spark, settings.lake, table, path, fragmented, table_format="delta")
+    elif dts:
         metrics = spark.sql(f"OPTIMIZE delta.`{path}` WHERE {dt_predicate(dts)}").first()["metrics"]
         compacted = int(metrics["numFilesRemoved"])
     # The compacted dates' COPY manifests (and any a dead writer or maintenance left stale).
     delta_lake.refresh_manifests(spark, path, hooked=compacted > 0, partitioned=table.partitioned)
-    hours = settings.delta_retention_days * 24
+    _vacuum(spark, path, settings.delta_retention_days)
+    return {"table": table.name, "dates": dts, "files_compacted": compacted}
+
+
+def _maintain_parquet(
+    spark: SparkSession, settings: Settings, table: Table, path: str, since: datetime
+) -> dict[str, Any]:
+    """A Parquet table's recent dates holding more than one small file, rewritten clustered."""
+    dts = recent_dts(spark, path, since) if settings.maintenance_lookback_days else []
+    fragmented = fragmented_dts(spark, path, dts, settings.target_file_mb * MIB, "parquet")
+    compacted = compact(spark, settings.lake, table, path, fragmented, table_format="parquet")
+    return {"table": table.name, "dates": dts, "files_compacted": compacted}
+
+
+def _vacuum(spark: SparkSession, path: str, retention_days: int) -> None:
+    """VACUUM the Delta table past retention_days (the 7-day check lifted for this call)."""
+    hours = retention_days * 24
     conf = {LISTING_PARALLELISM: str(4 * spark.sparkContext.defaultParallelism)}
     if hours < 7 * 24:
         conf[RETENTION_CHECK] = "false"
@@ -81,7 +123,6 @@ def maintain_table(
     finally:
         for key, value in previous.items():
             spark.conf.unset(key) if value is None else spark.conf.set(key, value)
-    return {"table": table.name, "dates": dts, "files_compacted": compacted}
 
 
 def maintain(
@@ -92,12 +133,10 @@ def maintain(
     echo: Callable[[str], None] = print,
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Maintain every Delta table of the lake (nothing to do for Parquet), holding the leases of
-    the jobs that write them, writers (LeaseHeld, naming the holder, while one is running)."""
-    tables = delta_tables(settings)
-    if not tables:
-        echo("table_format is parquet: nothing to maintain")
-        return []
+    """Maintain the lake's Delta tables and its Parquet tables written by changed rows, holding
+    the leases of the jobs that write them, writers (LeaseHeld, naming the holder, while one is
+    running)."""
+    tables = maintained_tables(settings)
     from clickstream.spark import get_spark
 
     leases = acquire_all(
@@ -106,6 +145,9 @@ def maintain(
     try:
         leases.keep_renewed(settings.lease_stale_minutes * 60 / 4)
         spark = spark or get_spark(settings, "clickstream-maintain")
+        paths = [settings.path(t.location) for t in tables]
+        for op in file_ops.complete_pending(spark, settings.lake, paths):
+            echo(f"completed the file operation {op} a dead run left unfinished")
         return _maintain_all(spark, settings, tables, echo, now)
     finally:
         leases.release()
@@ -124,10 +166,14 @@ def _maintain_all(
         if "skipped" in result:
             echo(f"{table.name}: {result['skipped']}")
         else:
+            vacuumed = (
+                f"; vacuumed files older than {settings.delta_retention_days} day(s)"
+                if format_of(table, settings.table_format) == "delta"
+                else ""
+            )
             echo(
                 f"{table.name}: compacted {result['files_compacted']} file(s) over "
-                f"{len(result['dates'])} recent date(s); vacuumed files older than "
-                f"{settings.delta_retention_days} day(s)"
+                f"{len(result['dates'])} recent date(s){vacuumed}"
             )
         done.append(result)
     return done

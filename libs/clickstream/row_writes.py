@@ -37,12 +37,15 @@ _OP = "_op"
 @dataclass(frozen=True)
 class RowsWritten:
     """Rows added (new files, or inserted by Delta), rows removed (the replaced files' rows, or
-    deleted by Delta), the dates written and the dates left without rows."""
+    deleted by Delta), the dates written and the dates left without rows; and what it cost: the
+    rows written to files (new, and stored ones written again) and the files replaced."""
 
     rows: int
     removed: int
     written: list[str]
     emptied: list[str]
+    rows_written: int = 0
+    files_replaced: int = 0
 
 
 def clustered(rows: DataFrame, cluster_by: Sequence[str]) -> DataFrame:
@@ -65,7 +68,6 @@ def write_changed_rows(
     files: Sequence[str],
     touched_dts: Sequence[str],
     table_format: str,
-    cluster_by: Sequence[str],
     metrics: Sequence[Column] = (),
 ) -> tuple[RowsWritten, dict[str, object]]:
     """Add new (whole rows), set set_columns of the stored rows in updated (key, set_columns),
@@ -90,7 +92,7 @@ def write_changed_rows(
         )
         rows = kept.unionByName(rows)
     obs = Observation(f"{table.name}_added")
-    rows = clustered(rows, cluster_by).observe(
+    rows = clustered(rows, table.cluster_by).observe(
         obs, F.count(F.lit(1)).alias("rows"), dts_metric(), *metrics
     )
     file_ops.replace_files(spark, lake, path, rows, PARTITION_COLUMN, remove=files)
@@ -104,7 +106,9 @@ def write_changed_rows(
         fs.delete(spark, f"{path}/{PARTITION_COLUMN}={dt}")
     removed = int(observed(removed_obs)["rows"]) if files else 0
     written = sorted(set(observed_dts(obs)) - set(emptied))
-    return RowsWritten(int(seen["rows"]), removed, written, emptied), seen
+    rows_added = int(seen["rows"])
+    done = RowsWritten(rows_added, removed, written, emptied, rows_added, len(files))
+    return done, seen
 
 
 def _delta(
@@ -122,7 +126,9 @@ def _delta(
     spark = new.sparkSession
     columns = table_schema(table).names
     obs = Observation(f"{table.name}_added")
-    rows = conform(new, table).observe(obs, F.count(F.lit(1)).alias("rows"), dts_metric(), *metrics)
+    rows = clustered(conform(new, table), table.cluster_by).observe(
+        obs, F.count(F.lit(1)).alias("rows"), dts_metric(), *metrics
+    )
     exists = is_delta(spark, path)
     if exists:
         _evolve_schema(spark, path, table)
@@ -130,6 +136,7 @@ def _delta(
         writer = rows.write.format("delta").mode("append").option("mergeSchema", "true")
         writer.partitionBy(PARTITION_COLUMN).save(path)
         removed = 0
+        cost = None
     else:
         counts = {"updated": 0, "deleted": 0}
         source = rows.withColumn(_OP, F.lit("insert"))
@@ -162,6 +169,7 @@ def _delta(
         finally:
             spark.catalog.dropTempView(view)
         removed = counts["deleted"]
+        cost = _merge_cost(spark, path)
     delta_lake.refresh_manifests(spark, path, hooked=True, partitioned=table.partitioned)
     if touched_dts and exists:
         # A MERGE runs its source more than once and reports no reliable observation: the
@@ -178,7 +186,21 @@ def _delta(
     live = _live_dts(spark, path) if touched_dts and exists else set()
     emptied = sorted(set(touched_dts) - live)
     written = sorted((set(added) | set(touched_dts)) - set(emptied))
-    return RowsWritten(int(seen["rows"]), removed, written, emptied), seen
+    rows_added = int(seen["rows"])
+    rows_written, files_replaced = cost if cost is not None else (rows_added, 0)
+    return RowsWritten(rows_added, removed, written, emptied, rows_written, files_replaced), seen
+
+
+def _merge_cost(spark: SparkSession, path: str) -> tuple[int, int]:
+    """Rows the last MERGE wrote (inserted, updated and copied along) and files it removed,
+    from its commit's operation metrics."""
+    last = spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT 1").first()
+    metrics = (last["operationMetrics"] or {}) if last is not None else {}
+    rows = sum(
+        int(metrics.get(k, 0))
+        for k in ("numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRowsCopied")
+    )
+    return rows, int(metrics.get("numTargetFilesRemoved", 0))
 
 
 def _live_dts(spark: SparkSession, path: str) -> set[str]:

@@ -9,7 +9,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from clickstream import bookmarks
+from clickstream import bookmarks, file_ops
 from clickstream.config import Settings, load_settings
 from clickstream.pipeline.curate import event_index, events_write, recompute
 from clickstream.pipeline.curate.accounting import AccountingError
@@ -88,13 +88,18 @@ def test_a_write_that_loses_a_row_fails_its_accounting(
     spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     state = _lake_with_a_second_batch(spark, tmp_path)
-    original = events_write.write_table
+    original, replace = events_write.write_table, file_ops.replace_files
 
     def lossy(df: DataFrame, lake: str, table: Table, **kwargs: Any) -> None:
         original(df.where(F.col("event_id") != "e20"), lake, table, **kwargs)
 
-    # GIVEN an events write that silently drops the new event e20
+    def lossy_files(spark: SparkSession, lake: str, path: str, df: DataFrame, *a: Any, **k: Any):
+        return replace(spark, lake, path, df.where(F.col("event_id") != "e20"), *a, **k)
+
+    # GIVEN an events write that silently drops the new event e20 after counting it (whole
+    # dates, or the changed rows' Parquet files)
     monkeypatch.setattr(events_write, "write_table", lossy)
+    monkeypatch.setattr(file_ops, "replace_files", lossy_files)
     # WHEN the run writes THEN the rows stored differ from the rows handed to the writer
     with pytest.raises(AccountingError, match=r"rows stored after the write"):
         _curate(spark, tmp_path)

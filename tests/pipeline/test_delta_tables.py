@@ -100,7 +100,7 @@ def live_files(uri: str) -> dict[str, set[str]]:
     return files
 
 
-def test_a_late_event_rewrites_only_its_dates_in_one_commit_per_table(
+def test_a_late_event_far_from_its_sessions_is_one_commit_per_table_and_an_events_append(
     spark: SparkSession, tmp_path: Path, assert_frames_equal: Callable[..., None]
 ) -> None:
     # GIVEN a Delta lake after one run over the hand-built raw zone
@@ -128,14 +128,15 @@ def test_a_late_event_rewrites_only_its_dates_in_one_commit_per_table(
     for name in (EVENTS.name, SESSIONS.name, DAILY_ACTIVE_USERS.name):
         assert after[name] == before[name] + 1, name
     assert after[QUARANTINE.name] == before[QUARANTINE.name]
-    # and only 2026-03-01's events files were replaced; 2026-03-02's are the same files
+    # and no stored event changed, so the events commit is an append: one more file on
+    # 2026-03-01, every file before kept
     after_files = live_files(events_uri)
     assert after_files["2026-03-02"] == before_files["2026-03-02"]
-    assert after_files["2026-03-01"].isdisjoint(before_files["2026-03-01"])
+    assert after_files["2026-03-01"] > before_files["2026-03-01"]
+    assert len(after_files["2026-03-01"] - before_files["2026-03-01"]) == 1
     history = delta_table(events_uri).history(1)[0]
     assert history["operation"] == "WRITE"
-    assert "2026-03-01" in json.dumps(history["operationParameters"])
-    assert "2026-03-02" not in json.dumps(history["operationParameters"])
+    assert history["operationParameters"]["mode"] == "Append"
     # and the new event is there, read back by Spark as by delta-rs
     events = read_table(spark, settings.lake, EVENTS)
     assert events.where("event_id = 'e10'").count() == 1

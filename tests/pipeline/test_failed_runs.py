@@ -41,7 +41,10 @@ def test_a_failing_batch_records_each_failure_and_keeps_one_unready_change_set(
     def full_disk(*args: Any, **kwargs: Any) -> Any:
         raise OSError("No space left on device\nwhile writing part-00000.parquet")
 
+    # (whole dates, or only the rows that changed: the first failure makes the next runs
+    # recover its dates whole)
     monkeypatch.setattr(events_write, "write_table", full_disk)
+    monkeypatch.setattr(events_write, "write_changed_rows", full_disk)
     # WHEN the next batch fails in its events write, three runs in a row
     for _ in range(3):
         with pytest.raises(OSError, match="No space left"):

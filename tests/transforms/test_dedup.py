@@ -6,7 +6,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 import pytest
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
 
 from clickstream.transforms import dedup_events
 
@@ -121,6 +122,47 @@ def test_extra_columns_pass_through_and_no_column_is_added(
     actual = dedup_events(frame(make_frame, rows, schema), repeat_window_seconds=5)
     # THEN the row and exactly the input columns come back
     assert_frames_equal(actual, expected_frame(make_frame, rows, schema))
+
+
+def test_copies_naming_other_users_keep_the_earliest_whatever_user_it_names(
+    make_frame: MakeFrame, assert_frames_equal: Check
+):
+    # GIVEN e1 copied under three users (the earliest under u3), e2 copied twice under u1, e3
+    # with a copy lacking its user, and e4 alone; spread over partitions so that copies of one
+    # event_id start in different ones
+    rows = [
+        raw("e1", "2026-03-01T10:05:00", user="u1"),
+        raw("e1", "2026-03-01T10:01:00", user="u3"),
+        raw("e1", "2026-03-01T10:03:00", user="u2"),
+        raw("e2", "2026-03-01T10:02:00", user="u1"),
+        raw("e2", "2026-03-01T10:01:00", "f0", user="u1"),
+        raw("e3", "2026-03-01T10:04:00", user="u2"),
+        raw("e3", "2026-03-01T10:02:00", user=None),  # type: ignore[arg-type]
+        raw("e4", "2026-03-01T10:00:00", user="u4"),
+    ]
+    # WHEN deduplicated
+    actual = dedup_events(frame(make_frame, rows).repartition(4))
+    # THEN each event_id keeps its earliest copy, the cross-user ones too
+    expected = expected_frame(make_frame, [rows[1], rows[4], rows[6], rows[7]])
+    assert_frames_equal(actual, expected)
+
+
+def test_deduplicated_rows_are_laid_out_by_user_so_sessions_shuffle_nothing_more(
+    make_frame: MakeFrame,
+):
+    # GIVEN copies of events (some naming other users)
+    rows = [raw(f"e{i % 5}", f"2026-03-01T10:0{i}:00", user=f"u{i % 3}") for i in range(8)]
+    deduped = dedup_events(frame(make_frame, rows))
+    # WHEN the rows are grouped per user in event time order (as sessionize does)
+    per_user = deduped.withColumn(
+        "n", F.row_number().over(Window.partitionBy("user_id").orderBy("event_time", "event_id"))
+    )
+    per_user.collect()
+    # (AQE prints the final plan, then the initial one)
+    plan = per_user._jdf.queryExecution().executedPlan().toString().split("Initial Plan")[0]
+    # THEN the one shuffle by user_id is dedup's: the window reuses it
+    by_user = [line for line in plan.splitlines() if "hashpartitioning(user_id" in line]
+    assert len(by_user) == 1, plan
 
 
 # --- repeat suppression (double clicks) -------------------------------------------------------

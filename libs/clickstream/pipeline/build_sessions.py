@@ -27,7 +27,6 @@ from clickstream.writer import (
 
 JOB = "build_sessions"
 # A user's sessions sit together in a date's files: a change rewrites few of them.
-CLUSTER_BY = ("user_id", "session_start")
 # The file a stored session lives in (Parquet).
 FILE = "_file"
 
@@ -84,15 +83,18 @@ def _write_changed(ctx: JobContext, scope: Scope) -> JobOutcome:
         same = F.lit(True)
         for c in values:
             same = same & F.col(f"n.{c}").eqNullSafe(F.col(f"o.{c}"))
-        pairs = changed.alias("n").join(before.alias("o"), "session_id")
+        # A session is the same row when its id and date are: one whose first event moved to
+        # another date (an earlier copy of that event) is deleted there and new on its date.
+        same_row = ["session_id", PARTITION_COLUMN]
+        pairs = changed.alias("n").join(before.alias("o"), same_row)
         updated = pairs.where(~same).select(
             "session_id",
             *(F.col(f"n.{c}").alias(c) for c in values),
-            F.col("o.dt").alias("dt"),
+            PARTITION_COLUMN,
             F.col(f"o.{FILE}").alias(FILE),
         )
-        new = changed.join(before.select("session_id"), "session_id", "left_anti")
-        deleted = before.join(changed.select("session_id"), "session_id", "left_anti")
+        new = changed.join(before.select(*same_row), same_row, "left_anti")
+        deleted = before.join(changed.select(*same_row), same_row, "left_anti")
         touched = updated.select(PARTITION_COLUMN, FILE).unionByName(
             deleted.select(PARTITION_COLUMN, FILE)
         )
@@ -110,7 +112,6 @@ def _write_changed(ctx: JobContext, scope: Scope) -> JobOutcome:
             files=sorted({r[FILE] for r in found if r[FILE] is not None}),
             touched_dts=sorted({r[PARTITION_COLUMN] for r in found}),
             table_format=format_of(SESSIONS, settings.table_format),
-            cluster_by=CLUSTER_BY,
         )
     finally:
         changed.unpersist()
@@ -123,7 +124,6 @@ def _write_changed(ctx: JobContext, scope: Scope) -> JobOutcome:
         written.written,
         limit=settings.compact_after_files,
         table_format=format_of(SESSIONS, settings.table_format),
-        cluster_by=CLUSTER_BY,
     )
     if compacted:
         ctx.echo(f"  compacted {len(compacted)} date(s) past {settings.compact_after_files} files")

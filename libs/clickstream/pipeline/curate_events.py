@@ -44,7 +44,6 @@ from clickstream.pipeline.curate.changed_rows import DELETED, NEW, UPDATED, row_
 from clickstream.pipeline.curate.context_reads import stored_context
 from clickstream.pipeline.curate.copies import BatchCopies, classify
 from clickstream.pipeline.curate.events_write import (
-    CLUSTER_BY,
     EventsWrite,
     write_changed_events,
     write_events,
@@ -84,7 +83,9 @@ class CurateMetrics:
     valid: int = 0
     curated: int = 0
     duplicates_removed: int = 0
-    event_rows_rewritten: int = 0
+    # Rows written to events files: the new rows, and stored rows written again (a whole date,
+    # or the other rows of a file holding a changed row).
+    event_rows_written: int = 0
     new_event_ids: int = 0
     repeats_suppressed: int = 0
     # Valid records whose promoted field held a value of another type (kept in properties).
@@ -94,6 +95,10 @@ class CurateMetrics:
     recovered_change_sets: int | None = None
     lost_events_reread: int | None = None
     surplus_copies_removed: int | None = None
+    # Writes of changed rows only: the stored rows changed (updated or deleted) and the files
+    # replaced because they held one.
+    event_rows_changed: int | None = None
+    event_files_replaced: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The figures, without the optional ones that do not apply."""
@@ -156,7 +161,7 @@ def parse_and_quarantine(ctx: JobContext, selection: RawSelection, existing: Exi
     """Parse the chosen objects once (cached) and replace their quarantine rows."""
     if not selection.chosen:
         return batch_of_nothing()
-    parsed = cached_parse(ctx, selection.chosen, by_event_id=existing.empty)
+    parsed = cached_parse(ctx, selection.chosen)
     stats = parse_stats(parsed, ctx.settings.promoted_fields)
     quarantine = write_quarantine(ctx, parsed, selection.chosen, stats.rejected)
     if quarantine.rows != stats.rejected:
@@ -306,7 +311,6 @@ def compact_events(ctx: JobContext, dts: list[str]) -> None:
         dts,
         limit=settings.compact_after_files,
         table_format=format_of(table, settings.table_format),
-        cluster_by=CLUSTER_BY,
     )
     if done:
         ctx.echo(f"  compacted {len(done)} date(s) past {settings.compact_after_files} files")
@@ -403,7 +407,7 @@ def figures(
         valid=stats.valid,
         curated=added.events,
         duplicates_removed=stats.valid - added.events,
-        event_rows_rewritten=curated.written.rows if curated is not None else 0,
+        event_rows_written=curated.written.rows_written if curated is not None else 0,
         new_event_ids=copies.new_ids,
         repeats_suppressed=added.suppressed,
         promoted_misfits=stats.misfits if ctx.settings.promoted_fields else None,
@@ -411,6 +415,8 @@ def figures(
     if curated is not None:
         metrics.dates_read = len(curated.plan.read)
         metrics.dates_rewritten = len(curated.plan.dts)
+        metrics.event_rows_changed = curated.written.rows_changed
+        metrics.event_files_replaced = curated.written.files_replaced
     if recovery is not None:
         metrics.recovered_change_sets = len(recovery.sets)
         metrics.lost_events_reread = recovery.restored_ids

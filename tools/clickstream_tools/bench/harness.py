@@ -12,9 +12,11 @@ generator are unchanged):
 * ``scan_native``: Spark's own JSON reader to dt-partitioned Parquet (it drops records);
 * ``duckdb``: the DuckDB reference doing the same parsing, dedup, sessionization and DAU;
 * ``history``, ``small_objects``, ``linearity``: the scale scenarios of ``scenarios`` (hourly and
-  idle runs on lakes with history, small objects, the pipeline on twice the events).
+  idle runs on lakes with history, small objects, the pipeline on twice the events);
+* ``full_day``: hourly on a full day (``full_day``): the same hourly batch on days of 200,000 and
+  2,000,000 events; its seconds, rows written and files written.
 
-The last table holds issue 17's targets, each with its measured value.
+The last table holds issues 17's and 26's targets, each with its measured value.
 
 Each runs in its own child process (``child``); ``seconds`` is the work alone (no interpreter start
 or imports; SparkSession start is reported apart as ``start``). The modules beside this one:
@@ -24,7 +26,8 @@ per measurement (``pipeline_run``, ``spark_scan`` for scan/core/scan_native, ``d
 the JSON written to ``<out>/latest.json`` and ``<out>/history.jsonl``).
 
 ``python -m clickstream_tools.bench.harness --events N [--keep] [--out .bench] [--only pipeline,scan]
-[--repeat K] [--event-log] [--history 1008,20016] [--small-objects 100000:20000:800]``
+[--repeat K] [--event-log] [--history 1008,20016] [--small-objects 100000:20000:800]
+[--full-day 200000,2000000]``
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from clickstream_tools.bench.event_log import (
     stage_lines,
     stage_report,
 )
+from clickstream_tools.bench.full_day import full_day_targets, render_full_day, run_full_day
 from clickstream_tools.bench.history import HourlyShape
 from clickstream_tools.bench.raw_zone import ensure_lake, fresh_lake, warm_cache
 from clickstream_tools.bench.report import MEASUREMENTS, measurement_json, render_table, summary
@@ -61,7 +65,7 @@ from clickstream_tools.bench.scenarios import (
     targets,
 )
 
-SCENARIOS = ("history", "small_objects", "linearity")
+SCENARIOS = ("history", "small_objects", "linearity", "full_day")
 
 
 def _argv(name: str, lake: Path, out: Path, result: Path, overrides: Sequence[str]) -> list[str]:
@@ -168,6 +172,9 @@ def run_bench(args: argparse.Namespace) -> int:
     if scale["history"] or scale["small_objects"]:
         print()
         print(render_scenarios(scale["history"], scale["small_objects"]))
+    if scale["full_day"]:
+        print()
+        print(render_full_day(scale["full_day"]))
     print()
     print(render_targets(scale["targets"]))
     print(agreement_lines(checks))
@@ -207,11 +214,15 @@ def run_scenarios(
         m = pipeline_child("linearity", scratch, out / "work" / "linearity", args.overrides)
         double = m.seconds if m.ok else None
         print(f"  {double:.1f}s" if double is not None else f"  FAILED ({m.error})")
+    day = None
+    if "full_day" in only and args.full_day:
+        day = run_full_day(out, [int(n) for n in args.full_day.split(",")], args.overrides)
     return {
         "history": hist,
         "small_objects": small,
         "linearity_seconds": double,
-        "targets": targets(measured, hist, small, double),
+        "full_day": day,
+        "targets": [*targets(measured, hist, small, double), *full_day_targets(day)],
     }
 
 
@@ -230,6 +241,11 @@ def main(argv: list[str] | None = None) -> int:
         "--history",
         default="1008,20016",
         help="history scenario: lake sizes in objects (24 objects of 5 events an hour)",
+    )
+    parser.add_argument(
+        "--full-day",
+        default="200000,2000000",
+        help="hourly-on-a-full-day scenario: day sizes in events (the same hourly batch on each)",
     )
     parser.add_argument(
         "--small-objects",

@@ -81,6 +81,8 @@ def core(spark: SparkSession, settings: Settings, raw_root: str, out: str) -> di
     """Firehose reader, valid records deduplicated and sessionized, written by dt (no bookkeeping)."""
     objects = list_raw_objects(spark, raw_root)
     valid, _ = split_valid(read_firehose(spark, objects, limits=ReaderLimits.of(settings.values)))
+    # Parsed once and cached, as curate_events does: dedup reads the keys, then the rows.
+    valid = valid.persist()
     events = sessionize(
         dedup_events(valid),
         timeout_minutes=settings.session_timeout_minutes,

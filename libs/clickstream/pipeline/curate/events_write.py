@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 
 from clickstream.observe import observed
 from clickstream.pipeline.context import JobContext
-from clickstream.pipeline.curate.changed_rows import RowChanges
+from clickstream.pipeline.curate.changed_rows import DELETED, UPDATED, RowChanges
 from clickstream.pipeline.curate.context_reads import DERIVED
 from clickstream.pipeline.curate.partitions import drop_empty
 from clickstream.reference import title_dates
@@ -19,7 +19,6 @@ from clickstream.tables import events_table
 from clickstream.writer import dts_metric, format_of, observed_dts, write_table
 
 # A user's rows sit together in a date's files: a change rewrites few of them.
-CLUSTER_BY = ("user_id", "event_time")
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,11 @@ class EventsWrite:
     written: list[str]
     dropped: list[str]
     removed: int = 0
+    # What the write cost: rows written to files (new, and stored ones written again), stored
+    # rows changed (updated or deleted; None for a whole-date rewrite) and files replaced.
+    rows_written: int = 0
+    rows_changed: int | None = None
+    files_replaced: int | None = None
 
 
 def write_events(
@@ -57,7 +61,8 @@ def write_events(
     dropped = drop_empty(spark, settings, events_table(settings.promoted_fields), dts, written)
     # The title_id -> dt index (clickstream.reference.title_dates) follows every events write.
     title_dates.record(spark, settings.lake, title_dates.observed_pairs(observed(obs)), dts)
-    return EventsWrite(int(observed(obs)["rows"]), written, dropped, removed)
+    rows = int(observed(obs)["rows"])
+    return EventsWrite(rows, written, dropped, removed, rows_written=rows)
 
 
 def write_changed_events(ctx: JobContext, changes: RowChanges) -> EventsWrite:
@@ -78,8 +83,15 @@ def write_changed_events(ctx: JobContext, changes: RowChanges) -> EventsWrite:
         files=changes.files,
         touched_dts=changes.touched_dts,
         table_format=format_of(table, settings.table_format),
-        cluster_by=CLUSTER_BY,
         metrics=[title_dates.pairs_metric()],
     )
     title_dates.add(ctx.spark, settings.lake, title_dates.observed_pairs(seen))
-    return EventsWrite(written.rows, written.written, written.emptied, written.removed)
+    return EventsWrite(
+        written.rows,
+        written.written,
+        written.emptied,
+        written.removed,
+        rows_written=written.rows_written,
+        rows_changed=changes.counts[UPDATED] + changes.counts[DELETED],
+        files_replaced=written.files_replaced,
+    )

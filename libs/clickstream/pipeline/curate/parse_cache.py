@@ -66,18 +66,11 @@ def skipped_among(ctx: JobContext, objects: list[RawObject]) -> dict[str, str]:
     }
 
 
-def cached_parse(ctx: JobContext, objects: list[RawObject], *, by_event_id: bool) -> DataFrame:
+def cached_parse(ctx: JobContext, objects: list[RawObject]) -> DataFrame:
     """The objects' records parsed once and cached: raw text kept on rejected records only, dt
-    computed on valid ones only (as parse).
-
-    by_event_id hash-partitions the cache by event_id, so once it is materialized, deduplicating
-    these rows alone (a full run, nothing stored) needs no shuffle of its own; a union with stored
-    rows would lose the partitioning.
-    """
-    parsed = parse(ctx, objects)
-    if by_event_id:
-        parsed = parsed.repartition("event_id")
-    return parsed.persist()
+    computed on valid ones only (as parse). Cached as read: the one full-row shuffle of a run
+    is dedup's, by user_id (transforms.dedup), which sessions then need no other."""
+    return parse(ctx, objects).persist()
 
 
 @dataclass(frozen=True)
