@@ -57,6 +57,7 @@ jars: $(JARS_STAMP) ## Copy the JVM jars pinned in jvm/pom.xml (S3A, Delta) from
 
 $(TRINO_STAMP): jvm/trino/pom.xml | $(STAMP)
 	$(BIN)/python -m clickstream_tools.trino_server install
+	@touch $@
 
 trino: $(TRINO_STAMP) ## Fetch the Trino server of the test tier (jvm/trino/pom.xml) into .trino/, pruned to the hive and delta-lake plugins; needs a JDK >= 24 (make test runs it, make install and make demo never do)
 

@@ -4,11 +4,17 @@ Each lake lives on a moto server of its own (an AWS account of its own: database
 the README's examples), which the per-test reset of the suite's `moto` fixture never touches, so
 one Trino server queries the same lake in every test. A lake is made as on AWS:
 
-1. deploy's catalog: the databases and every table definition (`catalog_tables`), partition
-   projection included, and the raw zone's tables;
-2. a first run (`catalog: glue`) over the sample's objects that arrived before BOUNDARY;
-3. a second run with two promoted fields (new columns) over the later objects and EXTRA_OBJECT,
+1. the raw zone's objects that arrived before BOUNDARY, and the titles;
+2. deploy's catalog: the databases and every table definition (`catalog_tables`), with partition
+   projection from the lake's first date and raw hour, as `clickstream deploy` makes them;
+3. a first run (`catalog: glue`) over those objects;
+4. a second run with two promoted fields (new columns) over the later objects and EXTRA_OBJECT,
    whose late events rewrite dates the first run wrote.
+
+The lake is dated March 2026 while the clock reads later: with deploy's projection end (NOW+1
+day, NOW for the raw hours) Trino would list every projected date and hour up to today on moto
+(~50 LISTs a second; 130 s for the raw table). So `end_projections` ends each range at the lake's
+last date and hour; the start, and everything else, is what deploy and the runs wrote.
 """
 
 from __future__ import annotations
@@ -18,14 +24,22 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from pyspark.sql import SparkSession
 
-from clickstream.aws.glue_catalog import catalog_tables, database_inputs, ensure_database, ensure_table
+from clickstream.aws.glue_catalog import (
+    catalog_tables,
+    database_inputs,
+    ensure_database,
+    ensure_table,
+    lake_first_dates,
+    lake_first_raw_hour,
+)
 from clickstream.config import Settings, load_settings
 from clickstream.pipeline.runner import run_pipeline
 from clickstream.spark import get_spark
@@ -158,28 +172,72 @@ def build_lake(
     with aws_env(endpoint, tmp):
         first = lake_settings(root, table_format)
         boto3.client("s3").create_bucket(Bucket=bucket)
-        glue = boto3.client("glue")
-        for database in database_inputs(first):
-            ensure_database(glue, database)
-        for database, table in catalog_tables(first):
-            ensure_table(glue, database, table)
-        lake = Lake(table_format, endpoint, bucket, first, sample)
         _upload(sample, sorted((sample / "ref").rglob("*.csv")), bucket)
         early, late = ih.split_by_arrival(ih.raw_objects(sample), sample, [BOUNDARY])
         _upload(sample, early, bucket)
+        glue = boto3.client("glue")
+        for database in database_inputs(first):
+            ensure_database(glue, database)
+        starts = lake_first_dates(first), lake_first_raw_hour(first)
+        for database, table in catalog_tables(first, *starts):
+            ensure_table(glue, database, table)
+        lake = Lake(table_format, endpoint, bucket, first, sample)
         assert get_spark(first) is spark
         lake.summaries.append(run_pipeline(first, spark=spark, echo=ih.quiet))
+        lake.first_run_dates = _registered_dates(glue, table_format)
         second = lake_settings(root, table_format, *PROMOTED)
         _upload(sample, late, bucket)
         boto3.client("s3").put_object(Bucket=bucket, Key=f"lake/{EXTRA_KEY}", Body=extra_object())
         lake.summaries.append(run_pipeline(second, spark=spark, echo=ih.quiet))
         lake.settings = second
+        end_projections(glue)
     return lake
 
 
+def _registered_dates(glue: Any, table_format: str) -> list[str]:
+    """The dates of events registered in Glue (its _manifest table's in a Delta lake)."""
+    table = "events" if table_format == "parquet" else "events_manifest"
+    parts = glue.get_partitions(DatabaseName=DATABASE, TableName=table)["Partitions"]
+    return sorted(p["Values"][0] for p in parts)
+
+
+def end_projections(glue: Any) -> None:
+    """End every projection range of the lake's catalog at its last partition (see the module
+    doc): the dt ranges at the last registered date + 1 day, the raw hours at EXTRA's hour."""
+    from clickstream.aws.glue_catalog import _TABLE_INPUT_KEYS
+
+    last_hour = EXTRA_KEY.removeprefix("raw/clickstream/").rsplit("/", 1)[0]
+    for database in (DATABASE, RAW_DATABASE):
+        for page in glue.get_paginator("get_tables").paginate(DatabaseName=database):
+            for table in page["TableList"]:
+                parameters = dict(table.get("Parameters") or {})
+                ranges = [
+                    k for k in parameters if k.startswith("projection.") and k.endswith(".range")
+                ]
+                if not ranges:
+                    continue
+                if table.get("PartitionKeys") and table["PartitionKeys"][0]["Name"] == "dt":
+                    parts = glue.get_partitions(DatabaseName=database, TableName=table["Name"])
+                    dates = sorted(p["Values"][0] for p in parts["Partitions"])
+                    start = parameters[ranges[0]].split(",", 1)[0]
+                    end = (
+                        (date.fromisoformat(dates[-1]) + timedelta(days=1)).isoformat()
+                        if dates
+                        else start  # no data: the one date the start names
+                    )
+                else:
+                    end = last_hour
+                for key in ranges:
+                    parameters[key] = f"{parameters[key].split(',', 1)[0]},{end}"
+                spec = {k: table[k] for k in _TABLE_INPUT_KEYS if table.get(k) is not None}
+                glue.update_table(
+                    DatabaseName=database, TableInput={**spec, "Parameters": parameters}
+                )
+
+
 def make_sample(root: Path) -> Path:
-    """The generated raw zone and titles both lakes are made from (3 days from 2026-03-01)."""
-    generate_sample(root, events=1500, users=60, days=3, seed=11, titles=40)
+    """The generated raw zone and titles both lakes are made from (2 days from 2026-03-01)."""
+    generate_sample(root, events=600, users=40, days=2, seed=11, titles=40)
     return root
 
 

@@ -108,6 +108,8 @@ class TrinoServer:
         self.log_path = work_dir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.started_in_s: float | None = None
+        # Trino's statistics of the last query (processedRows, totalSplits, ...).
+        self.last_stats: dict[str, Any] = {}
         self._write_config(catalogs)
 
     def _write_config(self, catalogs: Mapping[str, Mapping[str, str]]) -> None:
@@ -206,6 +208,7 @@ class TrinoServer:
             cursor.execute(sql)
             rows = [tuple(row) for row in cursor.fetchall()]
             names = [d[0] for d in cursor.description or []]
+            self.last_stats = dict(cursor.stats or {})
             return names, rows
         finally:
             connection.close()

@@ -70,7 +70,9 @@ def java_major(java_home: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def find_jdk(environ: dict[str, str] | None = None, jvm_dirs: tuple[Path, ...] = JVM_DIRS) -> Path | None:
+def find_jdk(
+    environ: dict[str, str] | None = None, jvm_dirs: tuple[Path, ...] = JVM_DIRS
+) -> Path | None:
     """A JDK >= MIN_JAVA: $TRINO_JAVA_HOME, else $JAVA_HOME, else the newest under /usr/lib/jvm."""
     env = os.environ if environ is None else environ
     named = [Path(env[k]) for k in ("TRINO_JAVA_HOME", "JAVA_HOME") if env.get(k)]
