@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,10 +72,11 @@ def java_major(java_home: Path) -> int | None:
 
 
 def find_jdk(
-    environ: dict[str, str] | None = None, jvm_dirs: tuple[Path, ...] = JVM_DIRS
+    environ: Mapping[str, str] | None = None, jvm_dirs: tuple[Path, ...] | None = None
 ) -> Path | None:
     """A JDK >= MIN_JAVA: $TRINO_JAVA_HOME, else $JAVA_HOME, else the newest under /usr/lib/jvm."""
     env = os.environ if environ is None else environ
+    jvm_dirs = JVM_DIRS if jvm_dirs is None else jvm_dirs
     named = [Path(env[k]) for k in ("TRINO_JAVA_HOME", "JAVA_HOME") if env.get(k)]
     for home in named:
         if (java_major(home) or 0) >= MIN_JAVA:
