@@ -386,3 +386,33 @@ def test_every_aws_client_shares_one_retry_and_timeout_configuration(settings: S
         # THEN each retries in standard mode and times out instead of hanging
         assert config.retries == {"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}
         assert (config.connect_timeout, config.read_timeout) == (10, 60)
+
+
+def test_a_role_that_may_not_move_the_projection_back_fails_naming_the_permission(
+    settings: Settings, moto: str
+) -> None:
+    # GIVEN events projected from 2026-03-05 and a run role without glue:UpdateTable
+    from botocore.exceptions import ClientError
+
+    from clickstream.aws.glue_catalog import CatalogAccessError
+
+    glue = boto3.client("glue")
+    for database in database_inputs(settings):
+        ensure_database(glue, database)
+    ensure_table(
+        glue, settings.database, curated_table_input(settings, EVENTS, first_dt="2026-03-05")
+    )
+
+    def deny_updates(model: Any, **_: Any) -> None:
+        if model.name == "UpdateTable":
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "x")
+
+    glue.meta.events.register("before-call.glue", deny_updates)
+    # WHEN the run registers a late date before the start
+    with pytest.raises(CatalogAccessError) as raised:
+        register_partitions(settings, EVENTS, ["2026-03-03"], client=glue)
+    # THEN it fails in one line naming the permission and deploy, after registering the partition
+    message = str(raised.value)
+    assert "glue:UpdateTable" in message and "clickstream deploy --env dev" in message
+    assert "dt=2026-03-03" in message and "\n" not in message
+    assert list(_partitions(glue, "events")) == ["2026-03-03"]

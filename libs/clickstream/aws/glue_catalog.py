@@ -708,9 +708,6 @@ def register_partitions(
     glue = client or make_client("glue", settings)
     database = settings.database
     described = glue.get_table(DatabaseName=database, Name=resolved.name)["Table"]
-    start = projection_start(described.get("Parameters"))
-    if start is not None and wanted[0] < start:
-        extend_projection(glue, database, described, wanted[0])
     storage = {k: v for k, v in described["StorageDescriptor"].items() if v is not None}
     base = storage["Location"].rstrip("/") + "/"
     existing = _registered(glue, database, resolved.name, wanted)
@@ -737,17 +734,36 @@ def register_partitions(
             )
             raise RuntimeError(f"{database}.{resolved.name}: could not add partitions: {detail}")
         created += len(chunk) - len(errors)
+    # Athena's projection must reach the earliest date too (Spectrum reads the partitions).
+    start = projection_start(described.get("Parameters"))
+    if start is not None and wanted[0] < start:
+        extend_projection(settings, glue, described, wanted[0])
     return created
 
 
-def extend_projection(glue: Any, database: str, current: Mapping[str, Any], first_dt: str) -> None:
+def extend_projection(
+    settings: Settings, glue: Any, current: Mapping[str, Any], first_dt: str
+) -> None:
     """Start the table's dt projection at first_dt (a date before its start was written); the
-    rest of its definition stays as get_table described it."""
+    rest of its definition stays as get_table described it. A role that may not update the
+    table fails naming the permission (Athena would not see the date)."""
+    from botocore.exceptions import ClientError
+
     table = {k: current[k] for k in _TABLE_INPUT_KEYS if current.get(k) is not None}
     parameters = dict(table.get("Parameters") or {})
-    end = parameters[DT_RANGE].split(",", 1)[1]
+    start, end = parameters[DT_RANGE].split(",", 1)
     table["Parameters"] = {**parameters, DT_RANGE: f"{first_dt},{end}"}
-    glue.update_table(DatabaseName=database, TableInput=table)
+    try:
+        glue.update_table(DatabaseName=settings.database, TableInput=table)
+    except ClientError as exc:
+        if error_code(exc) not in ("AccessDeniedException", "AccessDenied"):
+            raise
+        raise CatalogAccessError(
+            f"Glue Data Catalog: {settings.database}.{current['Name']} holds dt={first_dt} now, "
+            f"but its partition projection starts at {start} and this role may not update the "
+            "table (glue:UpdateTable); grant it, or run `clickstream deploy "
+            f"--env {settings.env}`, which starts the projection at the lake's first date"
+        ) from None
 
 
 def drop_partitions(
