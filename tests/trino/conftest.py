@@ -5,6 +5,8 @@ Trino's catalogs, one per way the lake is read on AWS:
 - `spectrum`: the Hive connector with the registered Glue partitions only (as Redshift Spectrum
   and EMR read them), over the Parquet lake;
 - `delta`: the Delta Lake connector (Athena engine v3 reads Delta natively), over the Delta lake;
+- `delta_athena`: the Hive connector with projection over the Delta lake, redirecting its Delta
+  tables to `delta`: one catalog reading both kinds of table, as Athena does;
 - `delta_spectrum`: the Hive connector with registered partitions over the Delta lake: the
   `<table>_manifest` symlink tables Spectrum reads, and the Parquet `titles` tables.
 
@@ -81,6 +83,11 @@ def tier(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Itera
                 "athena": hive_catalog(endpoints["parquet"], projection=True),
                 "spectrum": hive_catalog(endpoints["parquet"], projection=False),
                 "delta": delta_catalog(endpoints["delta"]),
+                # Athena's one view of a Delta lake: Hive tables (titles, raw) and, redirected
+                # to the Delta Lake connector, the Delta tables.
+                "delta_athena": hive_catalog(
+                    endpoints["delta"], projection=True, **{"hive.delta-lake-catalog-name": "delta"}
+                ),
                 "delta_spectrum": hive_catalog(endpoints["delta"], projection=False),
             },
         )

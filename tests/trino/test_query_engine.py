@@ -59,8 +59,8 @@ from tests.trino.server import quoted
 
 pytestmark = pytest.mark.slow
 
-# Which catalog answers the README's Athena SQL for each format (Athena reads Delta natively).
-ATHENA = {"parquet": "athena", "delta": "delta"}
+# Which catalog answers Athena's SQL for each format (Athena reads Delta natively).
+ATHENA = {"parquet": "athena", "delta": "delta_athena"}
 
 
 def _views() -> Iterator[tuple[str, str, str, str]]:
@@ -238,6 +238,8 @@ def expected_rows(
 
     def rows(table_format: str, name: str) -> list[dict[str, Any]]:
         lake = tier.lakes[table_format]
+        if name == "raw_clickstream":  # lines per hour folder, counted from the objects
+            return [{"datehour": h, "lines": n} for h, n in raw_lines(lake.sample).items()]
         expected_frame(spark, make_frame, lake, _table(lake, name))
         return _rows(table_format, name)
 
@@ -289,7 +291,9 @@ def test_events_properties_read_through_json_extract_scalar(
     assert expected["tier-play-1"] == ("tv", "home", "2", None)
 
 
-@pytest.mark.parametrize("catalog", ["athena", "spectrum", "delta", "delta_spectrum"])
+@pytest.mark.parametrize(
+    "catalog", ["athena", "spectrum", "delta", "delta_athena", "delta_spectrum"]
+)
 def test_timestamps_read_as_the_instants_the_records_named(tier: Tier, catalog: str) -> None:
     # GIVEN events sent with a +09:00 offset, as epoch milliseconds and in UTC with milliseconds
     table = "events_manifest" if catalog == "delta_spectrum" else "events"
@@ -568,6 +572,11 @@ def _expect_first_seen(data: Callable[[str], list[dict[str, Any]]]) -> list[tupl
     return sorted(weeks.items())
 
 
+def _expect_raw_hour(data: Callable[[str], list[dict[str, Any]]]) -> list[tuple[Any, ...]]:
+    """The raw example: lines of the hour folder 2026/03/01/12."""
+    return [(r["lines"],) for r in data("raw_clickstream") if r["datehour"] == "2026/03/01/12"]
+
+
 # The README's examples by title (the first comment line), and the rows each must return,
 # computed from the independent reader's rows. (expected, ordered)
 EXPECTED = {
@@ -582,6 +591,10 @@ EXPECTED = {
         True,
     ),
     "users first seen per week, from the users table": (_expect_first_seen, True),
+    "the raw Firehose lines of one hour (deploy's raw_clickstream, one partition per hour folder)": (
+        _expect_raw_hour,
+        True,
+    ),
 }
 
 
