@@ -17,7 +17,9 @@ TITLES_SOURCES = ("csv", "dms", "jdbc")
 TABLE_FORMATS = ("parquet", "delta")
 _REF = re.compile(r"\$\{([a-z_]+)\}")
 # Whole-number keys that null turns off (--set KEY=null).
-NULLABLE_KEYS = frozenset({"event_time_max_future_minutes", "event_time_max_age_days"})
+NULLABLE_KEYS = frozenset(
+    {"event_time_max_future_minutes", "event_time_max_age_days", "compact_after_files"}
+)
 _NULLS = ("null", "None", "~")
 
 
@@ -224,6 +226,12 @@ def _validate_storage(values: dict[str, Any]) -> None:
         value = values[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"{key}={value!r}: expected a whole number >= 0")
+    value = values["compact_after_files"]
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigError(
+            f"compact_after_files={value!r}: expected a whole number >= 1, e.g. 48 (a date is "
+            "compacted once it holds more files), or null to leave compaction to maintain"
+        )
 
 
 def _validate_performance(values: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, DataFrameWriter, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
@@ -150,6 +151,15 @@ def read_table(
             return spark.createDataFrame([], schema)
         return reader.parquet(*existing)
     return reader.parquet(path)
+
+
+def with_file_path(rows: DataFrame, name: str) -> DataFrame:
+    """rows with the path of the Parquet file each was read from as column name (null for rows
+    that come from no file: an empty table, a Delta read)."""
+    try:
+        return rows.select("*", F.col("_metadata.file_path").alias(name))
+    except AnalysisException:
+        return rows.select("*", F.lit(None).cast("string").alias(name))
 
 
 def folder_dts(spark: SparkSession, path: str) -> set[str]:

@@ -12,7 +12,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from clickstream import delta_lake
+from clickstream import delta_lake, file_ops
 from clickstream.config import Settings
 from clickstream.pipeline import changes, curate_events
 from clickstream.pipeline.curate import event_index, quarantine
@@ -60,8 +60,10 @@ def _second_batch(lake: Path) -> None:
 
 
 def _after(target: Any, attribute: str, crash: Callable[..., None]) -> Callable[..., Any]:
-    original = getattr(target, attribute)
+    return _after_call(getattr(target, attribute), crash)
 
+
+def _after_call(original: Callable[..., Any], crash: Callable[..., None]) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         result = original(*args, **kwargs)
         crash(*args, **kwargs)
@@ -74,7 +76,7 @@ def _die(*_: Any, **__: Any) -> None:
     raise SimulatedCrash("stopped")
 
 
-def _tear_a_partition(ctx: Any, output: Any, dts: list[str]) -> None:
+def _tear_a_partition(ctx: Any, *_: Any, **__: Any) -> None:
     """Parquet's dynamic overwrite deleted a date's old files, then died before moving in the new."""
     shutil.rmtree(Path(ctx.settings.path(EVENTS.location)) / f"{PARTITION_COLUMN}=2026-03-01")
     raise SimulatedCrash("partition torn")
@@ -94,35 +96,73 @@ def _tear_the_index(spark: Any, settings: Settings, *_: Any) -> None:
     raise SimulatedCrash("index torn")
 
 
-def _write_uncommitted(ctx: Any, output: DataFrame, dts: list[str]) -> None:
+# The two ways curate_events writes events: whole dates, or only the rows that changed.
+EVENT_WRITERS = ("write_events", "write_changed_events")
+
+
+def _on_events_writes(patch: pytest.MonkeyPatch, wrap: Callable[..., Callable[..., Any]]) -> None:
+    """Replace both events writers of curate_events with wrap(original)."""
+    for name in EVENT_WRITERS:
+        patch.setattr(curate_events, name, wrap(getattr(curate_events, name)))
+
+
+def _rows_of(ctx: Any, written: Any) -> DataFrame:
+    """The rows an events writer was given: a frame (whole dates) or the new rows of a change."""
+    return written if isinstance(written, DataFrame) else written.new
+
+
+def _write_uncommitted(patch: pytest.MonkeyPatch) -> None:
     """A Delta write died after writing its data files, before its commit: the files lie in the
     dt folders (new ones among them), in no version of the table."""
-    settings = ctx.settings
-    rows = conform(output, events_table(settings.promoted_fields))
-    rows.write.partitionBy(PARTITION_COLUMN).mode("append").parquet(settings.path(EVENTS.location))
-    raise SimulatedCrash("died before the Delta commit")
+
+    def wrap(_: Callable[..., Any]) -> Callable[..., Any]:
+        def write(ctx: Any, written: Any, *_: Any, **__: Any) -> None:
+            settings = ctx.settings
+            rows = conform(_rows_of(ctx, written), events_table(settings.promoted_fields))
+            path = settings.path(EVENTS.location)
+            rows.write.partitionBy(PARTITION_COLUMN).mode("append").parquet(path)
+            raise SimulatedCrash("died before the Delta commit")
+
+        return write
+
+    _on_events_writes(patch, wrap)
 
 
 def _events_committed_before_its_manifests(patch: pytest.MonkeyPatch) -> None:
     """The events write committed, then the process died before Delta's post-commit hook and
     the COPY manifests ran: the manifests (and their version record) are as before the commit."""
-    original = curate_events.write_events
 
-    def write_events(ctx: Any, output: DataFrame, dts: list[str]) -> Any:
-        table = Path(ctx.settings.path(EVENTS.location))
-        saved = table.parent / "manifests-before"
-        for name in MANIFEST_DIRS:
-            if (table / name).exists():
-                shutil.copytree(table / name, saved / name)
-        original(ctx, output, dts)
-        for name in MANIFEST_DIRS:
-            shutil.rmtree(table / name, ignore_errors=True)
-            if (saved / name).exists():
-                shutil.copytree(saved / name, table / name)
-        shutil.rmtree(saved)
-        raise SimulatedCrash("committed, manifests not written")
+    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+        def write(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+            table = Path(ctx.settings.path(EVENTS.location))
+            saved = table.parent / "manifests-before"
+            for name in MANIFEST_DIRS:
+                if (table / name).exists():
+                    shutil.copytree(table / name, saved / name)
+            original(ctx, *args, **kwargs)
+            for name in MANIFEST_DIRS:
+                shutil.rmtree(table / name, ignore_errors=True)
+                if (saved / name).exists():
+                    shutil.copytree(saved / name, table / name)
+            shutil.rmtree(saved)
+            raise SimulatedCrash("committed, manifests not written")
 
-    patch.setattr(curate_events, "write_events", write_events)
+        return write
+
+    _on_events_writes(patch, wrap)
+
+
+def _torn_file_operation(patch: pytest.MonkeyPatch) -> None:
+    """Parquet, only the changed rows written: the file operation moved half of its new files
+    into the dt folders, then the process died (the replaced files still there, its intent kept)."""
+
+    def finish(spark: Any, lake: str, op: str, intent: dict[str, Any]) -> None:
+        for source, target in intent["moves"][: len(intent["moves"]) // 2 + 1]:
+            Path(target.removeprefix("file:")).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(source.removeprefix("file:"), target.removeprefix("file:"))
+        raise SimulatedCrash("file operation torn")
+
+    patch.setattr(file_ops, "_finish", finish)
 
 
 MANIFEST_DIRS = (delta_lake.SYMLINK_MANIFEST_DIR, delta_lake.COPY_MANIFEST_DIR)
@@ -138,12 +178,12 @@ def _when(name: str) -> Callable[..., None]:
 
 CRASHES: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "after_publish": lambda p: p.setattr(changes, "publish", _after(changes, "publish", _die)),
-    "after_events_write": lambda p: p.setattr(
-        curate_events, "write_events", _after(curate_events, "write_events", _die)
+    "after_events_write": lambda p: _on_events_writes(p, lambda w: _after_call(w, _die)),
+    # Whole dates (Parquet's dynamic overwrite) tear a date; changed rows tear a file operation.
+    "torn_events_partition": lambda p: _on_events_writes(
+        p, lambda w: _after_call(w, _tear_a_partition)
     ),
-    "torn_events_partition": lambda p: p.setattr(
-        curate_events, "write_events", _after(curate_events, "write_events", _tear_a_partition)
-    ),
+    "torn_file_operation": _torn_file_operation,
     "after_repeat_suppressed_write": lambda p: p.setattr(
         curate_events, "write_suppressed", _after(curate_events, "write_suppressed", _die)
     ),
@@ -161,9 +201,7 @@ CRASHES: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
         changes, "mark", _after(changes, "mark", _when("ready"))
     ),
     # Delta only: data files written, no commit; the quarantine committed, its intent not cleared.
-    "uncommitted_events_files": lambda p: p.setattr(
-        curate_events, "write_events", _write_uncommitted
-    ),
+    "uncommitted_events_files": _write_uncommitted,
     "after_quarantine_commit": lambda p: p.setattr(quarantine, "drop_empty", _die),
     "events_committed_before_its_manifests": _events_committed_before_its_manifests,
 }

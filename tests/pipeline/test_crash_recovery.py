@@ -57,14 +57,19 @@ def crash_before_commit(patch: pytest.MonkeyPatch, job: str) -> None:
 
 def crash_after_events_write(patch: pytest.MonkeyPatch, job: str) -> None:
     """curate_events writes the events table, then dies before the rest of its writes."""
-    original = events_write.write_table
+    original, changed = events_write.write_table, events_write.write_changed_rows
 
     def write_table(df: Any, lake: str, table: Table, **kwargs: Any) -> None:
         original(df, lake, table, **kwargs)
         if table == EVENTS:
             raise SimulatedCrash("events written, nothing else")
 
+    def write_changed_rows(table: Table, *args: Any, **kwargs: Any) -> Any:
+        changed(table, *args, **kwargs)
+        raise SimulatedCrash("events written, nothing else")
+
     patch.setattr(events_write, "write_table", write_table)
+    patch.setattr(events_write, "write_changed_rows", write_changed_rows)
 
 
 def test_runs_killed_between_write_and_commit_then_rerun_give_the_full_run(

@@ -11,6 +11,7 @@ from clickstream.config import load_settings
 from clickstream.pipeline.context import JobContext
 from clickstream.pipeline.curate.parse_cache import parse
 from clickstream.raw_objects import list_raw_objects
+from clickstream.skipped_objects import skip_object
 
 NAME = "clickstream-1-2026-03-01-10-00-0{}-0f8fad5b-d9cb-469f-a165-70867728950e"
 
@@ -34,8 +35,9 @@ def test_parse_applies_the_settings_limits_and_skips_the_objects_it_is_given(
     objects = list_raw_objects(spark, settings.path("raw/clickstream"))
     poison = objects[2].path
 
-    # WHEN curate_events' parse reads them, the poison object skipped
-    parsed = parse(JobContext(spark, settings), objects, {poison: '{"why": "poison"}'})
+    note = skip_object(settings, poison, "poison", by="oncall")
+    # WHEN curate_events' parse reads them, the poison object set aside by an operator
+    parsed = parse(JobContext(spark, settings), objects)
     rows = {r["source_file"].rsplit("/", 1)[1].split("-")[7]: r for r in parsed.collect()}
 
     # THEN the age bound is off, the record limit is 1 KiB, and the poison object is one record
@@ -44,4 +46,5 @@ def test_parse_applies_the_settings_limits_and_skips_the_objects_it_is_given(
         "02": (None, "record_too_large"),
         "03": (None, "skipped_by_operator"),
     }
-    assert rows["03"]["record"] == '{"why": "poison"}'
+    assert rows["03"]["record"] == note.record()
+    assert json.loads(note.record())["skipped_by_operator"]["why"] == "poison"

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
+from clickstream.compaction import compact_crowded
 from clickstream.observe import observed
 from clickstream.pipeline.context import JobContext, JobOutcome
 from clickstream.pipeline.curate.partitions import drop_empty, partition_dts
 from clickstream.pipeline.derived import Scope, scope_for
 from clickstream.pipeline.ranges import inside, outside
+from clickstream.row_writes import write_changed_rows
 from clickstream.tables import PARTITION_COLUMN, SESSIONS
 from clickstream.transforms import summarize_sessions
 from clickstream.writer import (
@@ -18,25 +20,31 @@ from clickstream.writer import (
     observed_dts,
     read_table,
     stored_dts,
+    table_schema,
+    with_file_path,
     write_table,
 )
 
 JOB = "build_sessions"
+# A user's sessions sit together in a date's files: a change rewrites few of them.
+CLUSTER_BY = ("user_id", "session_start")
+# The file a stored session lives in (Parquet).
+FILE = "_file"
 
 
 def run(ctx: JobContext) -> JobOutcome:
-    """Summarize the sessions inside the change sets' ranges and full dates; other sessions stay."""
+    """Summarize the sessions inside the change sets' ranges and full dates; other sessions stay.
+
+    With ranges, only the sessions that changed are written (new ones added, the files holding a
+    changed or vanished one rewritten: clickstream.row_writes); without (a rebuild), every date.
+    """
     spark, settings = ctx.spark, ctx.settings
     scope = scope_for(ctx, JOB)
     if scope.events is None:
         return JobOutcome(metrics={"sessions_written": 0, "session_dates": 0}, commit=scope.commit)
-    if scope.ranges is None:  # everything
-        sessions = summarize_sessions(scope.events, timezone=settings.timezone)
-    else:
-        stored = read_table(spark, settings.lake, SESSIONS, scope.dts)
-        kept = _outside(stored, scope, "session_start")
-        changed = summarize_sessions(_inside(scope.events, scope), timezone=settings.timezone)
-        sessions = kept.unionByName(changed)
+    if scope.ranges is not None:
+        return _write_changed(ctx, scope)
+    sessions = summarize_sessions(scope.events, timezone=settings.timezone)
     obs = Observation("sessions")
     sessions = sessions.observe(obs, F.count(F.lit(1)).alias("rows"), dts_metric())
     ctx.guard()
@@ -59,6 +67,82 @@ def run(ctx: JobContext) -> JobOutcome:
         dts={SESSIONS.name: tuple(sorted(written))},
         dropped={SESSIONS.name: tuple(stale)},
         commit=scope.commit,
+    )
+
+
+def _write_changed(ctx: JobContext, scope: Scope) -> JobOutcome:
+    """Only the sessions that changed: the summaries of the events inside the ranges (and on
+    full dates) against the stored sessions there, by session_id."""
+    spark, settings = ctx.spark, ctx.settings
+    stored = with_file_path(read_table(spark, settings.lake, SESSIONS, scope.dts), FILE)
+    before = _inside_sessions(stored, scope, "session_start").persist()
+    changed = summarize_sessions(_inside(scope.events, scope), timezone=settings.timezone)
+    changed = changed.persist()
+    try:
+        columns = table_schema(SESSIONS).names
+        values = [c for c in columns if c not in ("session_id", PARTITION_COLUMN)]
+        same = F.lit(True)
+        for c in values:
+            same = same & F.col(f"n.{c}").eqNullSafe(F.col(f"o.{c}"))
+        pairs = changed.alias("n").join(before.alias("o"), "session_id")
+        updated = pairs.where(~same).select(
+            "session_id",
+            *(F.col(f"n.{c}").alias(c) for c in values),
+            F.col("o.dt").alias("dt"),
+            F.col(f"o.{FILE}").alias(FILE),
+        )
+        new = changed.join(before.select("session_id"), "session_id", "left_anti")
+        deleted = before.join(changed.select("session_id"), "session_id", "left_anti")
+        touched = updated.select(PARTITION_COLUMN, FILE).unionByName(
+            deleted.select(PARTITION_COLUMN, FILE)
+        )
+        found = touched.distinct().collect()
+        ctx.guard()
+        written, _ = write_changed_rows(
+            SESSIONS,
+            settings.path(SESSIONS.location),
+            settings.lake,
+            new=new,
+            updated=updated,
+            deleted=deleted,
+            key="session_id",
+            set_columns=values,
+            files=sorted({r[FILE] for r in found if r[FILE] is not None}),
+            touched_dts=sorted({r[PARTITION_COLUMN] for r in found}),
+            table_format=format_of(SESSIONS, settings.table_format),
+            cluster_by=CLUSTER_BY,
+        )
+    finally:
+        changed.unpersist()
+        before.unpersist()
+    compacted = compact_crowded(
+        spark,
+        settings.lake,
+        SESSIONS,
+        settings.path(SESSIONS.location),
+        written.written,
+        limit=settings.compact_after_files,
+        table_format=format_of(SESSIONS, settings.table_format),
+        cluster_by=CLUSTER_BY,
+    )
+    if compacted:
+        ctx.echo(f"  compacted {len(compacted)} date(s) past {settings.compact_after_files} files")
+    return JobOutcome(
+        metrics={"sessions_written": written.rows, "session_dates": len(written.written)},
+        tables=(SESSIONS,),
+        dts={SESSIONS.name: tuple(written.written)},
+        dropped={SESSIONS.name: tuple(written.emptied)},
+        commit=scope.commit,
+    )
+
+
+def _inside_sessions(sessions: DataFrame, scope: Scope, time: str) -> DataFrame:
+    """Stored sessions that start on a full date or inside a range of their user (those
+    _outside leaves out): the ones recomputed."""
+    assert scope.ranges is not None
+    on_full = F.col(PARTITION_COLUMN).isin(scope.full_dts)
+    return sessions.where(on_full).unionByName(
+        inside(sessions.where(~on_full), scope.ranges, time=time)
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import reduce
@@ -42,6 +42,8 @@ RANGES_SCHEMA = StructType(
 
 
 CHANGES = "_state/changes"
+# The ranges of the sets a change set absorbed (publish), beside its own (ranges/).
+ABSORBED_RANGES = "absorbed_ranges"
 
 
 def changes_root(lake: str) -> str:
@@ -78,36 +80,42 @@ def publish(
     dts: list[str],
     ranges: DataFrame | None,
     sources: list[str] | None = None,
-    absorbs: Collection[str] = (),
+    absorbs: Sequence[ChangeSet] = (),
 ) -> ChangeSet:
     """Write the change set, not ready: ranges first, the manifest last (a change set without one
     is ignored).
 
     absorbs: unready sets this run completes (a failed or dead run's); their dates must be among
-    dts. They are deleted once this manifest exists, so reruns of a failing batch leave one
-    unready set, not one more per run; until deleted, listings ignore them.
+    dts. Their ranges are kept beside this set's (absorbed_ranges), and the set is full when one
+    of them was, so consumers recompute everything those runs may have changed. They are deleted
+    once this manifest exists, so reruns of a failing batch leave one unready set, not one more
+    per run; until deleted, listings ignore them.
     """
     root = f"{changes_root(lake)}/{change_id}"
     spark = ranges.sparkSession if ranges is not None else SparkSession.getActiveSession()
     assert spark is not None
     if ranges is not None:
         ranges.select(*RANGE_COLUMNS).coalesce(1).write.mode("overwrite").parquet(f"{root}/ranges")
+    full = ranges is None or any(cs.full for cs in absorbs)
+    if absorbs and not full:
+        absorbed = read_ranges(spark, lake, list(absorbs))
+        absorbed.coalesce(1).write.mode("overwrite").parquet(f"{root}/{ABSORBED_RANGES}")
     manifest = {
         "change_id": change_id,
         "format": FORMAT,
         "dts": sorted(dts),
-        "full": ranges is None,
+        "full": full,
         "sources": sorted(sources or []),
-        "absorbs": sorted(absorbs),
+        "absorbs": sorted(cs.change_id for cs in absorbs),
     }
     store = store_for(lake)
     if not store.create(f"{CHANGES}/{change_id}/manifest.json", json.dumps(manifest)):
         raise RuntimeError(f"change set {change_id} exists already")
-    _delete_sets(spark, lake, sorted(absorbs))
+    _delete_sets(spark, lake, manifest["absorbs"])
     return ChangeSet(
         change_id,
         tuple(sorted(dts)),
-        ranges is None,
+        full,
         False,
         tuple(manifest["sources"]),
         tuple(manifest["absorbs"]),
@@ -198,13 +206,19 @@ def ready_change_ids(lake: str) -> list[str]:
     return sorted(marked | set(unmarked))
 
 
-def read_ranges(spark: SparkSession, lake: str, change_sets: list[ChangeSet]) -> DataFrame:
-    """The ranges of the change sets that have them (empty when all are full)."""
-    frames = [
-        spark.read.schema(RANGES_SCHEMA).parquet(ranges_path(lake, cs.change_id))
-        for cs in change_sets
-        if not cs.full
-    ]
+def read_ranges(
+    spark: SparkSession, lake: str, change_sets: list[ChangeSet], *, own_only: bool = False
+) -> DataFrame:
+    """The ranges of the change sets that have them, with those of the sets each absorbed
+    (empty when all are full); own_only: each set's own ranges (its run's plan) only."""
+    frames = []
+    for cs in change_sets:
+        if cs.full and not own_only:
+            continue
+        folders = ["ranges"] if own_only or not cs.absorbs else ["ranges", ABSORBED_RANGES]
+        for folder in folders:
+            path = f"{changes_root(lake)}/{cs.change_id}/{folder}"
+            frames.append(spark.read.schema(RANGES_SCHEMA).parquet(path))
     if not frames:
         return spark.createDataFrame([], RANGES_SCHEMA)
     return reduce(DataFrame.unionByName, frames)

@@ -23,11 +23,13 @@ or a module of clickstream.pipeline.curate):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pyspark.sql import DataFrame
 
+from clickstream.compaction import compact_crowded
 from clickstream.pipeline import changes
 from clickstream.pipeline.context import JobContext, JobOutcome
 from clickstream.pipeline.curate import event_index
@@ -38,9 +40,15 @@ from clickstream.pipeline.curate.accounting import (
     check_added,
     stored_rows,
 )
+from clickstream.pipeline.curate.changed_rows import DELETED, NEW, UPDATED, row_changes
 from clickstream.pipeline.curate.context_reads import stored_context
 from clickstream.pipeline.curate.copies import BatchCopies, classify
-from clickstream.pipeline.curate.events_write import EventsWrite, write_events
+from clickstream.pipeline.curate.events_write import (
+    CLUSTER_BY,
+    EventsWrite,
+    write_changed_events,
+    write_events,
+)
 from clickstream.pipeline.curate.parse_cache import (
     ParseStats,
     cached_parse,
@@ -60,6 +68,7 @@ from clickstream.pipeline.curate.recovery import Recovery, recover, unready_sets
 from clickstream.pipeline.curate.repeat_suppression import write_suppressed
 from clickstream.pipeline.curate.selection import RawSelection, select_raw_objects
 from clickstream.tables import QUARANTINE, Table, events_table
+from clickstream.writer import format_of, table_schema
 
 JOB = "curate_events"
 
@@ -202,13 +211,13 @@ def write_changes(
     existing: Existing,
     selection: RawSelection,
 ) -> Curated:
-    """Plan, publish the change set, recompute, write, account and index."""
+    """Plan, publish the change set, recompute, write, account, index and compact."""
     the_plan = plan_changes(ctx, batch, copies, recovery, existing)
     before = stored_rows(ctx, the_plan.dts, existing)
     ctx.guard()
     # A failed or dead run's unready sets are taken over: this set names their dates too, and
     # replaces them (reruns of a failing batch leave one unready set, not one more each).
-    absorbed = [cs.change_id for cs in recovery.sets] if recovery is not None else []
+    absorbed = recovery.sets if recovery is not None else []
     change = changes.publish(
         ctx.settings.lake,
         changes.new_change_id(),
@@ -217,22 +226,90 @@ def write_changes(
         [o.path for o in selection.chosen],
         absorbs=absorbed,
     )
-    ranges = None if change.full else changes.read_ranges(ctx.spark, ctx.settings.lake, [change])
-    result = recompute(ctx, copies.to_curate, ranges, stored_context(ctx, the_plan, ranges))
-    written = write_events(ctx, result.output, the_plan.dts)
-    result.check()
+    # Cached frames read stored files a rewrite replaces: dropped whatever happens, so no later
+    # query of this session can match a cached plan over files that are gone.
+    release: list[Callable[[], object]] = [the_plan.release]
+    if recovery is not None:
+        release.append(recovery.release)
+    try:
+        written, suppressed, recomputed = recompute_and_write(
+            ctx, the_plan, change, copies, recovery, existing, before, release
+        )
+        expected = copies.new_ids
+        if recovery is not None:
+            expected += recovery.restored_ids - recovery.surplus
+        added = account(ctx, the_plan, written, suppressed, expected, before)
+        changes.mark(ctx.settings.lake, change.change_id, "events_written")
+        update_index(ctx, the_plan, copies, recovery, existing, batch, recomputed)
+        compact_events(ctx, written.written)
+    finally:
+        for drop in release:
+            drop()
+    return Curated(the_plan, change.change_id, written, added)
+
+
+def recompute_and_write(
+    ctx: JobContext,
+    the_plan: Plan,
+    change: changes.ChangeSet,
+    copies: BatchCopies,
+    recovery: Recovery | None,
+    existing: Existing,
+    before: StoredRows,
+    release: list[Callable[[], object]],
+) -> tuple[EventsWrite, int, DataFrame | None]:
+    """Recompute inside the plan's ranges and write events (whole dates, or only the rows that
+    changed) and repeat_suppressed: what was written, the repeat-suppressed rows now on the
+    dates, and the recomputed rows (cached; None for whole dates). Caches go to release."""
+    # This run recomputes inside its own ranges (the absorbed ones are for the consumers).
+    ranges = None
+    if the_plan.ranges is not None:
+        ranges = changes.read_ranges(ctx.spark, ctx.settings.lake, [change], own_only=True)
+    # Whole dates after a crash (recovery recomputes them) and where nothing is stored near;
+    # otherwise only the rows that changed are written.
+    whole_dates = recovery is not None or ranges is None
+    stored = stored_context(ctx, the_plan, ranges, whole_dates=whole_dates)
+    release.append(stored.release)
+    result = recompute(ctx, copies.to_curate, ranges, stored)
+    release.append(result.release)
+    recomputed = None
+    if whole_dates:
+        written = write_events(ctx, result.output, the_plan.dts, removed=before.events)
+        result.check()
+    else:
+        recomputed = result.recomputed.persist()
+        release.append(recomputed.unpersist)
+        columns = table_schema(events_table(ctx.settings.promoted_fields)).names
+        diff = row_changes(recomputed, stored.stored_in, columns)
+        result.check()
+        ctx.echo(
+            f"  rows changed: {diff.counts[NEW]} new, {diff.counts[UPDATED]} updated, "
+            f"{diff.counts[DELETED]} deleted ({len(diff.files)} file(s) rewritten)"
+        )
+        written = write_changed_events(ctx, diff)
     suppressed = before.suppressed
     if ctx.settings.repeat_window_seconds or set(the_plan.dts) & existing.suppressed:
         suppressed = write_suppressed(ctx, result.deduped, result.kept, ranges, the_plan.dts)
-    result.release()
-    expected = copies.new_ids
-    if recovery is not None:
-        expected += recovery.restored_ids - recovery.surplus
-    added = account(ctx, the_plan, written, suppressed, expected, before)
-    changes.mark(ctx.settings.lake, change.change_id, "events_written")
-    update_index(ctx, the_plan, copies, recovery, existing, batch)
-    the_plan.release()
-    return Curated(the_plan, change.change_id, written, added)
+    return written, suppressed, recomputed
+
+
+def compact_events(ctx: JobContext, dts: list[str]) -> None:
+    """Compact the written dates that hold more than compact_after_files files (the rows stay)."""
+    settings = ctx.settings
+    table = events_table(settings.promoted_fields)
+    ctx.guard()
+    done = compact_crowded(
+        ctx.spark,
+        settings.lake,
+        table,
+        settings.path(table.location),
+        dts,
+        limit=settings.compact_after_files,
+        table_format=format_of(table, settings.table_format),
+        cluster_by=CLUSTER_BY,
+    )
+    if done:
+        ctx.echo(f"  compacted {len(done)} date(s) past {settings.compact_after_files} files")
 
 
 def plan_changes(
@@ -262,13 +339,16 @@ def account(
     expected: int,
     before: StoredRows,
 ) -> Added:
-    """Rows stored after the write (Parquet footers) must equal the rows written, and the rows
-    added the new event_ids; AccountingError otherwise."""
+    """Rows stored after the write (Parquet footers) must equal the rows before, plus those
+    written, minus those the write removed; and the rows added the new event_ids;
+    AccountingError otherwise."""
     after = stored_rows(ctx, the_plan.dts, existing_dates(ctx))
-    if (after.events, after.suppressed) != (written.rows, suppressed):
+    events = before.events + written.rows - written.removed
+    if (after.events, after.suppressed) != (events, suppressed):
         raise AccountingError(
-            f"rows stored after the write ({after}) differ from rows written "
-            f"(events {written.rows}, repeat_suppressed {suppressed})"
+            f"rows stored after the write ({after}) differ from the rows before ({before}) "
+            f"plus {written.rows} written minus {written.removed} removed "
+            f"(repeat_suppressed {suppressed})"
         )
     return check_added(expected, before, after)
 
@@ -280,11 +360,21 @@ def update_index(
     recovery: Recovery | None,
     existing: Existing,
     batch: Batch,
+    recomputed: DataFrame | None,
 ) -> None:
-    """Record where the batch's event_ids' kept copies now are (the whole index on a first run)."""
+    """Record where the batch's event_ids' kept copies now are (the whole index on a first run).
+
+    Where only changed rows were written (and nothing became a repeat), every kept copy of the
+    batch's event_ids is a recomputed row: the index takes them from there, reading nothing
+    stored; otherwise from what the rewritten dates hold now.
+    """
     ctx.guard()
     if existing.empty:
         event_index.build(ctx.spark, ctx.settings)
+        return
+    if recomputed is not None and not ctx.settings.repeat_window_seconds:
+        kept = recomputed.select(*event_index.COLUMNS).join(copies.ids, "event_id", "left_semi")
+        event_index.upsert(ctx.spark, ctx.settings, kept, set(batch.stats.buckets))
         return
     committed = event_index.stored_copies(ctx.spark, ctx.settings, the_plan.dts)
     buckets = None

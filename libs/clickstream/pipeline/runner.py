@@ -10,7 +10,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from clickstream import delta_lake, fs
+from clickstream import delta_lake, file_ops, fs
 from clickstream.catalog import register_tables
 from clickstream.config import ConfigError, Settings
 from clickstream.lake_rules import check_rules
@@ -46,6 +46,12 @@ def run_job(ctx: JobContext, name: str, leases: Leases | None = None) -> JobOutc
     ctx.leases = leases
     try:
         refresh_manifests(ctx, name)
+        # File operations a dead process left half done (clickstream.file_ops) are finished
+        # first, so nothing reads a table with a file both added and replaced.
+        for op in file_ops.complete_pending(
+            ctx.spark, ctx.settings.lake, _paths_written(ctx, name)
+        ):
+            ctx.echo(f"  completed the file operation {op} a dead run left unfinished")
         outcome: JobOutcome = import_module(f"clickstream.pipeline.{name}").run(ctx)
     finally:
         ctx.leases = None
@@ -61,6 +67,16 @@ def run_job(ctx: JobContext, name: str, leases: Leases | None = None) -> JobOutc
         leases.verify()  # re-read: a run that stalled past its lease never commits
     outcome.commit()
     return outcome
+
+
+def _paths_written(ctx: JobContext, name: str) -> list[str]:
+    """The folders of the tables the job writes (pipeline.WRITES): the job holds their leases."""
+    settings = ctx.settings
+    return [
+        settings.path(t.location)
+        for t in all_tables(settings.promoted_fields)
+        if t.name in WRITES[name]
+    ]
 
 
 def refresh_manifests(ctx: JobContext, name: str) -> None:

@@ -58,6 +58,22 @@ def record(
             fs.delete(spark, f"{lake}/{INDEX.location}/{PARTITION_COLUMN}={dt}")
 
 
+def add(spark: SparkSession, lake: str, pairs: Iterable[tuple[str, str]]) -> None:
+    """Add (dt, title_id) pairs to the index, keeping those of the dates already there (an
+    events write that added rows to dates without rewriting them). A row deleted since leaves
+    its pair: the index may name a date a title no longer has, never miss one."""
+    rows = sorted(set(pairs))
+    if not rows or not exists(spark, lake):
+        return
+    dts = sorted({dt for dt, _ in rows})
+    frame = spark.createDataFrame(rows, f"{PARTITION_COLUMN} string, title_id string")
+    stored = read_table(spark, lake, INDEX, dts).select(PARTITION_COLUMN, "title_id")
+    merged = [(r[0], r[1]) for r in stored.unionByName(frame).distinct().collect()]
+    write_table(
+        spark.createDataFrame(merged, f"{PARTITION_COLUMN} string, title_id string"), lake, INDEX
+    )
+
+
 def exists(spark: SparkSession, lake: str) -> bool:
     """Whether the index was built (it is built once, then kept by every events write)."""
     return fs.exists(spark, f"{lake}/{INDEX.location}/_BUILT")

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from clickstream.observe import observed
 from clickstream.pipeline.context import JobContext
-from clickstream.pipeline.curate.context_reads import StoredContext
+from clickstream.pipeline.curate.context_reads import STORED, StoredContext, batch_origin
 from clickstream.pipeline.ranges import inside
 from clickstream.tables import TITLES_HISTORY, events_table
 from clickstream.transforms import dedup_events, enrich_events, sessionize
@@ -18,14 +18,17 @@ from clickstream.writer import read_table, table_schema
 
 @dataclass
 class Recomputed:
-    """The events rows to write (untouched stored rows included), the deduplicated rows before
-    repeat suppression and those it kept (both cached when suppression is on).
+    """The events rows to write (untouched stored rows included), the rows recomputed inside the
+    ranges with every column they carried (STORED and FILE on the only-what-changed path), the
+    deduplicated rows before repeat suppression and those it kept (both cached when
+    suppression is on).
 
     check() fails when enrichment or sessionization changed the row count; call it after the
     rows were written.
     """
 
     output: DataFrame
+    recomputed: DataFrame
     deduped: DataFrame
     kept: DataFrame
     cached: bool
@@ -53,6 +56,8 @@ def recompute(
     spark, settings = ctx.spark, ctx.settings
     window = settings.repeat_window_seconds
     if stored.context is not None:
+        if STORED in stored.context.columns:
+            new = batch_origin(new)
         new = stored.context.unionByName(new)
     deduped = dedup_events(new)
     kept = deduped
@@ -75,4 +80,4 @@ def recompute(
     output = curated.select(*table_schema(events_table(settings.promoted_fields)).names)
     if stored.untouched is not None:
         output = stored.untouched.unionByName(output)
-    return Recomputed(output, deduped, kept, bool(window), kept_obs, out_obs)
+    return Recomputed(output, curated, deduped, kept, bool(window), kept_obs, out_obs)

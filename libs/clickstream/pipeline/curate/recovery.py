@@ -49,6 +49,12 @@ class Recovery:
     restored: DataFrame | None
     restored_ids: int
     surplus: int
+    cached: DataFrame | None = None
+
+    def release(self) -> None:
+        """Drop the cached stored rows (they read files the recovery's rewrite replaces)."""
+        if self.cached is not None:
+            self.cached.unpersist()
 
 
 def unready_sets(ctx: JobContext) -> list[ChangeSet]:
@@ -103,7 +109,7 @@ def recover(
         f"  completing {len(sets)} unready change set(s) over {len(dts)} date(s): "
         f"{restored_ids} lost event(s) re-read from raw, {surplus} surplus cop(ies)"
     )
-    return Recovery(sets, dts, marks, restored, restored_ids, surplus)
+    return Recovery(sets, dts, marks, restored, restored_ids, surplus, stored)
 
 
 def _reread_lost(
