@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JARS_STAMP := .jars/.resolved
+# The Trino server of the query-engine test tier (make trino; test-only, never part of install).
+TRINO_STAMP := .trino/.installed
 ENV ?= local
 # Architectures of the EMR environment archives (make install fetches, make package builds them).
 EMR_ARCHS ?= x86_64 aarch64
@@ -17,7 +19,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install jars postgres test test-fast lint format demo bench package clean wheelhouse
+.PHONY: help install jars trino postgres test test-fast lint format demo bench package clean wheelhouse
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -53,7 +55,13 @@ $(JARS_STAMP): jvm/pom.xml
 
 jars: $(JARS_STAMP) ## Copy the JVM jars pinned in jvm/pom.xml (S3A, Delta) from Maven Central into .jars/
 
-test: $(STAMP) ## Run the test suite (installs first when .venv is missing or stale)
+$(TRINO_STAMP): jvm/trino/pom.xml | $(STAMP)
+	$(BIN)/python -m clickstream_tools.trino_server install
+	@touch $@
+
+trino: $(TRINO_STAMP) ## Fetch the Trino server of the test tier (jvm/trino/pom.xml) into .trino/, pruned to the hive and delta-lake plugins; needs a JDK >= 24 (make test runs it, make install and make demo never do)
+
+test: $(STAMP) $(TRINO_STAMP) ## Run the test suite (installs first when .venv is missing or stale; fetches Trino for tests/trino)
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP) ## The fast tier while working: transforms, reader, config, planners, catalog and deploy on moto; no pipeline runs (pytest -m "not slow", under 3 minutes)
@@ -80,5 +88,5 @@ package: $(STAMP) ## Build the wheel, zip, Glue's extra wheels, EMR archives (EM
 	$(BIN)/python -m clickstream.aws.packaging --dist-dir dist --emr-archs "$(EMR_ARCHS)"
 
 clean: ## Remove the venv, the local lake, build output and caches
-	rm -rf $(VENV) .jars .metastore .lake .bench .wheelhouse dist build *.egg-info libs/*.egg-info .pytest_cache .ruff_cache metastore_db spark-warehouse derby.log
+	rm -rf $(VENV) .jars .trino .metastore .lake .bench .wheelhouse dist build *.egg-info libs/*.egg-info .pytest_cache .ruff_cache metastore_db spark-warehouse derby.log
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -22,6 +22,7 @@ from clickstream.aws.glue_catalog import (
     PARQUET_OUTPUT,
     PARQUET_SERDE,
     TEXT_INPUT,
+    default_projection_start,
 )
 from clickstream.aws.packaging import Artifacts
 from clickstream.config import ConfigError, Settings, load_settings
@@ -166,7 +167,8 @@ def test_catalog_databases_and_curated_tables(
             assert params["projection.enabled"] == "true"
             assert params["projection.dt.type"] == "date"
             assert params["projection.dt.format"] == "yyyy-MM-dd"
-            assert params["projection.dt.range"] == "2020-01-01,NOW+1DAYS"
+            # an empty lake: the projection starts yesterday (UTC); runs move it back
+            assert params["projection.dt.range"] == f"{default_projection_start()},NOW+1DAYS"
             assert params["projection.dt.interval"] == "1"
             assert params["projection.dt.interval.unit"] == "DAYS"
             assert params["storage.location.template"] == location + "dt=${dt}/"
@@ -190,6 +192,17 @@ def test_raw_source_tables(settings: Settings, artifacts: Artifacts, buckets: li
     assert sd["InputFormat"] == TEXT_INPUT
     assert sd["SerdeInfo"]["SerializationLibrary"] == LAZY_SIMPLE_SERDE
     assert sd["Columns"] == [{"Name": "line", "Type": "string"}]
+    # one partition per Firehose hour folder, projected (Athena reads no subfolders of a table)
+    assert raw["PartitionKeys"] == [{"Name": "datehour", "Type": "string"}]
+    params = raw["Parameters"]
+    assert (params["projection.datehour.type"], params["projection.datehour.format"]) == (
+        "date",
+        "yyyy/MM/dd/HH",
+    )
+    assert params["projection.datehour.interval.unit"] == "HOURS"
+    assert (
+        params["storage.location.template"] == "s3://clickstream-lake/raw/clickstream/${datehour}/"
+    )
     ref = glue.get_table(DatabaseName="clickstream_dev_raw", Name="ref_titles")["Table"]
     sd = ref["StorageDescriptor"]
     assert sd["Location"] == "s3://clickstream-lake/ref/titles/"

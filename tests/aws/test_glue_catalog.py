@@ -15,10 +15,13 @@ from clickstream.aws.glue_catalog import (
     catalog_tables,
     curated_table_input,
     database_inputs,
+    default_projection_start,
     drop_partitions,
     ensure_database,
     ensure_table,
     hive_type,
+    lake_first_dates,
+    lake_first_raw_hour,
     lake_partitions,
     register_partitions,
     table_matches,
@@ -204,12 +207,87 @@ def test_projection_reaches_past_now_so_the_newest_date_in_any_timezone_is_visib
     settings: Settings,
 ) -> None:
     # GIVEN the projection range Athena evaluates with NOW in UTC
-    start, end = curated_table_input(settings, EVENTS)["Parameters"]["projection.dt.range"].split(
-        ","
+    spec = curated_table_input(settings, EVENTS, first_dt="2026-03-01")
+    start, end = spec["Parameters"]["projection.dt.range"].split(",")
+    # THEN it starts at the lake's first date and ends one day past NOW: at 15:00 UTC it is
+    # already tomorrow in Seoul (UTC+9), and no timezone is more than 14 hours ahead of UTC
+    assert start == "2026-03-01" and end == "NOW+1DAYS"
+
+
+def test_projection_of_a_table_without_data_starts_yesterday_in_utc(settings: Settings) -> None:
+    # GIVEN no first date (the lake has no data for the table yet)
+    spec = curated_table_input(settings, EVENTS)
+    # THEN the range starts the day before today in UTC, not years before the lake
+    start = spec["Parameters"]["projection.dt.range"].split(",")[0]
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    assert start in (yesterday.isoformat(), default_projection_start())
+    assert default_projection_start(dt.date(2026, 3, 1)) == "2026-02-28"
+
+
+def test_a_run_registering_a_date_before_the_projection_start_moves_the_start_back(
+    settings: Settings, moto: str
+) -> None:
+    # GIVEN events deployed with its projection starting 2026-03-05, and its other parameters
+    glue = boto3.client("glue")
+    for database in database_inputs(settings):
+        ensure_database(glue, database)
+    ensure_table(
+        glue, settings.database, curated_table_input(settings, EVENTS, first_dt="2026-03-05")
     )
-    # THEN it ends one day past NOW: at 15:00 UTC it is already tomorrow in Seoul (UTC+9), and
-    # no timezone is more than 14 hours ahead of UTC
-    assert start == "2020-01-01" and end == "NOW+1DAYS"
+    # WHEN a run registers 2026-03-03 (a late event) and then 2026-03-04
+    register_partitions(settings, EVENTS, ["2026-03-03", "2026-03-06"])
+    register_partitions(settings, EVENTS, ["2026-03-04"])
+    # THEN the projection starts at the earliest registered date, and nothing else changed
+    found = glue.get_table(DatabaseName=settings.database, Name="events")["Table"]
+    assert found["Parameters"]["projection.dt.range"] == "2026-03-03,NOW+1DAYS"
+    assert table_matches(found, curated_table_input(settings, EVENTS, first_dt="2026-03-03"))
+    assert sorted(_partitions(glue, "events")) == ["2026-03-03", "2026-03-04", "2026-03-06"]
+
+
+def test_deploy_keeps_an_existing_projection_start_when_the_lake_has_no_data_for_it(
+    settings: Settings, moto: str
+) -> None:
+    # GIVEN events whose projection a run moved back to 2026-03-03
+    glue = boto3.client("glue")
+    for database in database_inputs(settings):
+        ensure_database(glue, database)
+    ensure_table(
+        glue, settings.database, curated_table_input(settings, EVENTS, first_dt="2026-03-03")
+    )
+    # WHEN deploy ensures the definition it makes without data (start: yesterday)
+    status = ensure_table(
+        glue, settings.database, curated_table_input(settings, EVENTS), keep_projection_start=True
+    )
+    # THEN the table is unchanged: the start stays the lake's
+    found = glue.get_table(DatabaseName=settings.database, Name="events")["Table"]
+    assert status == "unchanged"
+    assert found["Parameters"]["projection.dt.range"] == "2026-03-03,NOW+1DAYS"
+
+
+def test_lake_first_dates_and_raw_hour_come_from_the_folders_on_s3(
+    settings: Settings, moto: str
+) -> None:
+    # GIVEN a lake with events on two dates, sessions on one, raw objects in two hours
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="clickstream-lake")
+    for key in (
+        "curated/events/dt=2026-03-02/part-0.parquet",
+        "curated/events/dt=2026-02-27/part-0.parquet",
+        "curated/sessions/dt=2026-03-01/part-0.parquet",
+        "raw/clickstream/2026/03/01/07/clickstream-1-2026-03-01-07-00-00-x",
+        "raw/clickstream/2026/02/28/23/clickstream-1-2026-02-28-23-00-00-x",
+        "raw/clickstream/notes.txt",
+    ):
+        s3.put_object(Bucket="clickstream-lake", Key=key, Body=b"x")
+    # THEN deploy dates each projection from them; tables without data are left out
+    assert lake_first_dates(settings) == {"events": "2026-02-27", "sessions": "2026-03-01"}
+    assert lake_first_raw_hour(settings) == "2026/02/28/23"
+    raw = {t["Name"]: t for _, t in catalog_tables(settings, first_raw_hour="2026/02/28/23")}
+    parameters = raw["raw_clickstream"]["Parameters"]
+    assert parameters["projection.datehour.range"] == "2026/02/28/23,NOW"
+    assert parameters["storage.location.template"] == (
+        "s3://clickstream-lake/raw/clickstream/${datehour}/"
+    )
 
 
 def test_new_columns_reach_the_glue_table_and_every_partition(
@@ -308,3 +386,33 @@ def test_every_aws_client_shares_one_retry_and_timeout_configuration(settings: S
         # THEN each retries in standard mode and times out instead of hanging
         assert config.retries == {"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}
         assert (config.connect_timeout, config.read_timeout) == (10, 60)
+
+
+def test_a_role_that_may_not_move_the_projection_back_fails_naming_the_permission(
+    settings: Settings, moto: str
+) -> None:
+    # GIVEN events projected from 2026-03-05 and a run role without glue:UpdateTable
+    from botocore.exceptions import ClientError
+
+    from clickstream.aws.glue_catalog import CatalogAccessError
+
+    glue = boto3.client("glue")
+    for database in database_inputs(settings):
+        ensure_database(glue, database)
+    ensure_table(
+        glue, settings.database, curated_table_input(settings, EVENTS, first_dt="2026-03-05")
+    )
+
+    def deny_updates(model: Any, **_: Any) -> None:
+        if model.name == "UpdateTable":
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "x")
+
+    glue.meta.events.register("before-call.glue", deny_updates)
+    # WHEN the run registers a late date before the start
+    with pytest.raises(CatalogAccessError) as raised:
+        register_partitions(settings, EVENTS, ["2026-03-03"], client=glue)
+    # THEN it fails in one line naming the permission and deploy, after registering the partition
+    message = str(raised.value)
+    assert "glue:UpdateTable" in message and "clickstream deploy --env dev" in message
+    assert "dt=2026-03-03" in message and "\n" not in message
+    assert list(_partitions(glue, "events")) == ["2026-03-03"]

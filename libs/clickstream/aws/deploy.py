@@ -5,8 +5,8 @@ One call does, in order (each step create-or-update, so deploying twice changes 
 1. build the package (clickstream.aws.packaging) and upload wheel, Glue's extra wheels, zip, EMR
    environment archives, the PostgreSQL JDBC driver jar, jobs/*.py and conf/*.yaml to
    <artifacts_uri>/<version>/ (skipped per object when S3 already has the same bytes);
-2. the Glue Data Catalog: `database` (curated tables + quarantine, Parquet, dt projection) and
-   `raw_database` (raw_clickstream, ref_titles);
+2. the Glue Data Catalog: `database` (curated tables + quarantine, Parquet, dt projection from
+   the lake's first date) and `raw_database` (raw_clickstream by hour folder, ref_titles);
 3. one Glue 5.0 job per pipeline job, named clickstream-<env>-<job> (underscores as hyphens);
 4. the Glue workflow clickstream-<env> that runs them in order on `glue_workflow_schedule`, one
    run at a time (clickstream.aws.workflow);
@@ -36,6 +36,8 @@ from clickstream.aws.glue_catalog import (
     database_inputs,
     ensure_database,
     ensure_table,
+    lake_first_dates,
+    lake_first_raw_hour,
     lake_uri,
 )
 from clickstream.aws.packaging import Artifacts, build_package
@@ -474,8 +476,19 @@ def deploy(
     for database in database_inputs(settings):
         status = "planned" if dry_run else ensure_database(glue, database)
         record("database", database["Name"], status, database.get("LocationUri", ""))
-    for database_name, table in catalog_tables(settings):
-        status = "planned" if dry_run else ensure_table(glue, database_name, table)
+    # Projections start at the lake's first date and hour; a table with no data yet keeps the
+    # start it has (the runs move it back when they write an earlier date).
+    first_dates = {} if dry_run else lake_first_dates(settings, client=s3)
+    first_hour = None if dry_run else lake_first_raw_hour(settings, client=s3)
+    dated = {*first_dates, *(["raw_clickstream"] if first_hour else [])}
+    for database_name, table in catalog_tables(settings, first_dates, first_hour):
+        status = (
+            "planned"
+            if dry_run
+            else ensure_table(
+                glue, database_name, table, keep_projection_start=table["Name"] not in dated
+            )
+        )
         record("table", f"{database_name}.{table['Name']}", status, "")
 
     for job in targets.glue_jobs:

@@ -5,8 +5,15 @@ Curated tables (clickstream.tables.ALL_TABLES) live in `database`, as external P
 Athena uses the projection; Redshift Spectrum and EMR ignore it and need real partitions, which
 `register_partitions` adds after each run (batch create, idempotent).
 
+The projection's range starts at the lake's first date, not years before it: a query without a
+dt condition makes Athena list every projected date (seconds per thousand dates). Deploy starts
+it at the table's first `dt=` folder in the lake (yesterday, UTC, for an empty table; an existing
+table keeps its start), and a run that registers an earlier date moves the start back to it.
+
 The raw sources live in `raw_database`: `raw_clickstream` (one string column `line` over the
-Firehose objects) and `ref_titles` (CSV), for queries from Athena; the jobs list S3 themselves.
+Firehose objects, partitioned by the hour folder `datehour` = 'YYYY/MM/DD/HH' with projection from
+the raw zone's first hour) and `ref_titles` (CSV), for queries from Athena; the jobs list S3
+themselves.
 
 `ensure_run_catalog` lets a run on an account where deploy never ran create the curated database
 and the tables it writes, with deploy's definitions.
@@ -52,10 +59,13 @@ OPEN_CSV_SERDE = "org.apache.hadoop.hive.serde2.OpenCSVSerde"
 
 RAW_CLICKSTREAM = "raw_clickstream"
 REF_TITLES = "ref_titles"
-PROJECTION_START = "2020-01-01"
 # Athena reads NOW in UTC, while dt is the date in the lake's timezone: up to 14 hours ahead
 # (UTC+14). One day past NOW keeps the newest dt visible in every timezone.
 PROJECTION_END = "NOW+1DAYS"
+DT_RANGE = f"projection.{PARTITION_COLUMN}.range"
+# raw_clickstream's partition: the Firehose hour folder YYYY/MM/DD/HH (UTC arrival hour).
+RAW_HOUR_COLUMN = "datehour"
+RAW_HOUR_FORMAT = "yyyy/MM/dd/HH"
 # Table parameters deploy owns: a stale one of these (e.g. projection.* after projection was
 # dropped) makes the table differ; any other extra parameter is left to whoever set it.
 MANAGED_PARAMETER_PREFIXES = (
@@ -136,8 +146,24 @@ def _columns(table: Table) -> list[dict[str, str]]:
     return [{"Name": f.name, "Type": hive_type(f.dataType)} for f in table.schema.fields]
 
 
-def curated_table_input(settings: Settings, table: Table) -> dict[str, Any]:
-    """A Glue TableInput for a curated table: external Parquet, dt partitions, dt projection."""
+def default_projection_start(today: dt_.date | None = None) -> str:
+    """The projection start of a table with no data yet: yesterday in UTC (a lake's dt may be a
+    day behind UTC); the first run that registers an earlier date moves it back."""
+    day = today or dt_.datetime.now(dt_.UTC).date()
+    return (day - dt_.timedelta(days=1)).isoformat()
+
+
+def projection_start(parameters: Mapping[str, str] | None) -> str | None:
+    """The first date of a table's dt projection range, or None without projection."""
+    value = (parameters or {}).get(DT_RANGE)
+    return value.split(",", 1)[0].strip() if value else None
+
+
+def curated_table_input(
+    settings: Settings, table: Table, *, first_dt: str | None = None
+) -> dict[str, Any]:
+    """A Glue TableInput for a curated table: external Parquet, dt partitions, dt projection
+    from first_dt (the lake's first date; default: default_projection_start())."""
     location = table_location(settings, table)
     parameters = {
         "EXTERNAL": "TRUE",
@@ -152,7 +178,7 @@ def curated_table_input(settings: Settings, table: Table) -> dict[str, Any]:
                 "projection.enabled": "true",
                 f"projection.{PARTITION_COLUMN}.type": "date",
                 f"projection.{PARTITION_COLUMN}.format": "yyyy-MM-dd",
-                f"projection.{PARTITION_COLUMN}.range": f"{PROJECTION_START},{PROJECTION_END}",
+                DT_RANGE: f"{first_dt or default_projection_start()},{PROJECTION_END}",
                 f"projection.{PARTITION_COLUMN}.interval": "1",
                 f"projection.{PARTITION_COLUMN}.interval.unit": "DAYS",
                 "storage.location.template": f"{location}{PARTITION_COLUMN}=${{{PARTITION_COLUMN}}}/",
@@ -168,19 +194,40 @@ def curated_table_input(settings: Settings, table: Table) -> dict[str, Any]:
     }
 
 
-def raw_table_inputs(settings: Settings) -> list[dict[str, Any]]:
-    """TableInputs of the raw sources: raw_clickstream (text lines) and ref_titles (CSV)."""
+def default_raw_start(now: dt_.datetime | None = None) -> str:
+    """The raw projection start of an empty raw zone: the current UTC hour (Firehose delivers
+    into the hour it receives a record, so nothing older arrives later)."""
+    return (now or dt_.datetime.now(dt_.UTC)).strftime("%Y/%m/%d/%H")
+
+
+def raw_table_inputs(settings: Settings, *, first_hour: str | None = None) -> list[dict[str, Any]]:
+    """TableInputs of the raw sources: raw_clickstream (text lines, partitioned by the hour
+    folder with projection from first_hour, 'YYYY/MM/DD/HH') and ref_titles (CSV)."""
     lake = lake_uri(settings)
+    location = f"{lake}/raw/clickstream/"
+    hour = RAW_HOUR_COLUMN
     raw_clickstream = {
         "Name": RAW_CLICKSTREAM,
-        "Description": "Firehose objects under raw/clickstream/YYYY/MM/DD/HH/, one line per row",
+        "Description": "Firehose objects under raw/clickstream/YYYY/MM/DD/HH/, one line per row; "
+        f"{hour} = the hour folder YYYY/MM/DD/HH (UTC arrival hour)",
         "TableType": "EXTERNAL_TABLE",
-        "Parameters": {"EXTERNAL": "TRUE", "classification": "text"},
-        "PartitionKeys": [],
+        "Parameters": {
+            "EXTERNAL": "TRUE",
+            "classification": "text",
+            # Athena reads a table's folder, not its subfolders: one partition per hour folder.
+            "projection.enabled": "true",
+            f"projection.{hour}.type": "date",
+            f"projection.{hour}.format": RAW_HOUR_FORMAT,
+            f"projection.{hour}.range": f"{first_hour or default_raw_start()},NOW",
+            f"projection.{hour}.interval": "1",
+            f"projection.{hour}.interval.unit": "HOURS",
+            "storage.location.template": f"{location}${{{hour}}}/",
+        },
+        "PartitionKeys": [{"Name": hour, "Type": "string"}],
         # Default field delimiter \001 never occurs in the text: the whole line is `line`.
         "StorageDescriptor": _storage(
             [{"Name": "line", "Type": "string"}],
-            f"{lake}/raw/clickstream/",
+            location,
             {"serialization.format": "1"},
             serde=LAZY_SIMPLE_SERDE,
             formats=(TEXT_INPUT, TEXT_OUTPUT),
@@ -263,30 +310,94 @@ def delta_table_input(settings: Settings, table: Table) -> dict[str, Any]:
     }
 
 
-def manifest_table_input(settings: Settings, table: Table) -> dict[str, Any]:
+def manifest_table_input(
+    settings: Settings, table: Table, *, first_dt: str | None = None
+) -> dict[str, Any]:
     """A Glue TableInput for <table>_manifest: Parquet files listed by symlink manifests, by dt."""
-    spec = curated_table_input(settings, manifest_table(table))
+    spec = curated_table_input(settings, manifest_table(table), first_dt=first_dt)
     spec["StorageDescriptor"]["InputFormat"] = SYMLINK_INPUT
     spec["StorageDescriptor"]["OutputFormat"] = TEXT_OUTPUT
     return spec
 
 
-def curated_table_inputs(settings: Settings, table: Table) -> list[dict[str, Any]]:
-    """The catalog entries of a curated table: Parquet, or Delta and its Spectrum manifest table."""
+def curated_table_inputs(
+    settings: Settings, table: Table, first_dates: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The catalog entries of a curated table: Parquet, or Delta and its Spectrum manifest table
+    (first_dates: the lake's first date per catalog table name, for the projection)."""
+    first = first_dates or {}
     if format_of(table, settings.table_format) == "delta":
-        return [delta_table_input(settings, table), manifest_table_input(settings, table)]
-    return [curated_table_input(settings, table)]
+        manifest = manifest_table(table).name
+        return [
+            delta_table_input(settings, table),
+            manifest_table_input(settings, table, first_dt=first.get(manifest)),
+        ]
+    return [curated_table_input(settings, table, first_dt=first.get(table.name))]
 
 
-def catalog_tables(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
-    """(database, TableInput) of every table deploy manages: curated + quarantine, then raw."""
+def catalog_tables(
+    settings: Settings,
+    first_dates: Mapping[str, str] | None = None,
+    first_raw_hour: str | None = None,
+) -> list[tuple[str, dict[str, Any]]]:
+    """(database, TableInput) of every table deploy manages: curated + quarantine, then raw.
+
+    first_dates and first_raw_hour (see lake_first_dates, lake_first_raw_hour) start the
+    projections at the lake's first date and hour.
+    """
     curated = [
         (settings.database, spec)
         for t in all_tables(settings.promoted_fields)
-        for spec in curated_table_inputs(settings, t)
+        for spec in curated_table_inputs(settings, t, first_dates)
     ]
-    raw = [(settings.raw_database, t) for t in raw_table_inputs(settings)]
+    raw = [
+        (settings.raw_database, t) for t in raw_table_inputs(settings, first_hour=first_raw_hour)
+    ]
     return curated + raw
+
+
+def _first_prefix(s3: Any, bucket: str, prefix: str, pattern: str) -> str | None:
+    """The smallest child folder name under prefix matching pattern (one LIST per page)."""
+    import re
+
+    names = []
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix, Delimiter="/"
+    ):
+        for common in page.get("CommonPrefixes", []):
+            name = common["Prefix"][len(prefix) :].strip("/")
+            if re.fullmatch(pattern, name):
+                names.append(name)
+    return min(names) if names else None
+
+
+def lake_first_dates(settings: Settings, *, client: Any = None) -> dict[str, str]:
+    """The first dt with a folder in the lake, per partitioned catalog table (a Delta table's
+    `<table>_manifest` by its symlink-manifest folders); tables without data are left out."""
+    s3 = client or make_client("s3", settings)
+    found = {}
+    for table in all_tables(settings.promoted_fields):
+        if not table.partitioned:
+            continue
+        if format_of(table, settings.table_format) == "delta":
+            table = manifest_table(table)
+        dates = lake_partitions(settings, table, client=s3)
+        if dates:
+            found[table.name] = dates[0]
+    return found
+
+
+def lake_first_raw_hour(settings: Settings, *, client: Any = None) -> str | None:
+    """The first raw/clickstream/YYYY/MM/DD/HH folder of the lake as 'YYYY/MM/DD/HH', or None."""
+    s3 = client or make_client("s3", settings)
+    bucket, _, prefix = f"{lake_uri(settings)}/raw/clickstream/"[5:].partition("/")
+    parts = []
+    for pattern in (r"[0-9]{4}", r"[0-9]{2}", r"[0-9]{2}", r"[0-9]{2}"):
+        name = _first_prefix(s3, bucket, prefix + "".join(f"{p}/" for p in parts), pattern)
+        if name is None:
+            return None
+        parts.append(name)
+    return "/".join(parts)
 
 
 def _same(existing: Any, wanted: Any) -> bool:
@@ -346,18 +457,24 @@ def ensure_database(glue: Any, database: Mapping[str, Any]) -> str:
     return "updated"
 
 
-def ensure_table(glue: Any, database: str, table: Mapping[str, Any]) -> str:
+def ensure_table(
+    glue: Any, database: str, table: Mapping[str, Any], *, keep_projection_start: bool = False
+) -> str:
     """Create or update a table; returns created, updated or unchanged (partitions are kept).
 
     When the columns of a partitioned table change (a promoted field added), its partitions get
     the new columns first, so Athena and Spectrum see no HIVE_PARTITION_SCHEMA_MISMATCH; the
     table is updated last, so a call that dies halfway is completed by the next one.
+    keep_projection_start: an existing table keeps the start of its projection ranges (deploy
+    found no data to date it by; the runs keep it at the lake's first date).
     """
     try:
         current = glue.get_table(DatabaseName=database, Name=table["Name"])["Table"]
     except glue.exceptions.EntityNotFoundException:
         glue.create_table(DatabaseName=database, TableInput=dict(table))
         return "created"
+    if keep_projection_start:
+        table = _with_projection_starts(table, current.get("Parameters") or {})
     if table_matches(current, table):
         return "unchanged"
     columns = (table.get("StorageDescriptor") or {}).get("Columns") or []
@@ -365,6 +482,18 @@ def ensure_table(glue: Any, database: str, table: Mapping[str, Any]) -> str:
         sync_partition_columns(glue, database, table["Name"], columns)
     glue.update_table(DatabaseName=database, TableInput=dict(table))
     return "updated"
+
+
+def _with_projection_starts(
+    table: Mapping[str, Any], existing: Mapping[str, str]
+) -> Mapping[str, Any]:
+    """The TableInput with the start of each projection range taken from existing parameters."""
+    parameters = dict(table.get("Parameters") or {})
+    for key, value in parameters.items():
+        if key.startswith("projection.") and key.endswith(".range") and existing.get(key):
+            start = existing[key].split(",", 1)[0]
+            parameters[key] = f"{start},{value.split(',', 1)[1]}"
+    return {**table, "Parameters": parameters}
 
 
 class CatalogAccessError(RuntimeError):
@@ -605,7 +734,36 @@ def register_partitions(
             )
             raise RuntimeError(f"{database}.{resolved.name}: could not add partitions: {detail}")
         created += len(chunk) - len(errors)
+    # Athena's projection must reach the earliest date too (Spectrum reads the partitions).
+    start = projection_start(described.get("Parameters"))
+    if start is not None and wanted[0] < start:
+        extend_projection(settings, glue, described, wanted[0])
     return created
+
+
+def extend_projection(
+    settings: Settings, glue: Any, current: Mapping[str, Any], first_dt: str
+) -> None:
+    """Start the table's dt projection at first_dt (a date before its start was written); the
+    rest of its definition stays as get_table described it. A role that may not update the
+    table fails naming the permission (Athena would not see the date)."""
+    from botocore.exceptions import ClientError
+
+    table = {k: current[k] for k in _TABLE_INPUT_KEYS if current.get(k) is not None}
+    parameters = dict(table.get("Parameters") or {})
+    start, end = parameters[DT_RANGE].split(",", 1)
+    table["Parameters"] = {**parameters, DT_RANGE: f"{first_dt},{end}"}
+    try:
+        glue.update_table(DatabaseName=settings.database, TableInput=table)
+    except ClientError as exc:
+        if error_code(exc) not in ("AccessDeniedException", "AccessDenied"):
+            raise
+        raise CatalogAccessError(
+            f"Glue Data Catalog: {settings.database}.{current['Name']} holds dt={first_dt} now, "
+            f"but its partition projection starts at {start} and this role may not update the "
+            "table (glue:UpdateTable); grant it, or run `clickstream deploy "
+            f"--env {settings.env}`, which starts the projection at the lake's first date"
+        ) from None
 
 
 def drop_partitions(

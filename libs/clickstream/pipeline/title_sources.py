@@ -45,6 +45,12 @@ def pull(ctx: JobContext, job: str) -> tuple[Batch | None, Selection]:
     return pull_csv(ctx, job)
 
 
+def now_ms() -> datetime:
+    """The current UTC time truncated to the millisecond."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
 def pull_csv(ctx: JobContext, job: str) -> tuple[Batch | None, Selection]:
     """The files present form the snapshot as of this run, when any is new, changed or gone."""
     spark, settings = ctx.spark, ctx.settings
@@ -58,7 +64,9 @@ def pull_csv(ctx: JobContext, job: str) -> tuple[Batch | None, Selection]:
     if not files or not (selection.chosen or first):
         return None, selection
     # A snapshot already in the log (a retried run, a rebuild) keeps its time: never re-dated.
-    as_of = change_log.batch_time(spark, settings.lake, snapshot) or datetime.now(UTC)
+    # A new one is dated now, to the millisecond: titles_history.valid_from then reads the same
+    # in Athena, which shows timestamps at millisecond precision (microseconds are rounded).
+    as_of = change_log.batch_time(spark, settings.lake, snapshot) or now_ms()
     return Batch(snapshot, snapshot_changes(spark, sorted(present), as_of, snapshot)), selection
 
 
