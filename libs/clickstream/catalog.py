@@ -141,7 +141,7 @@ def register_tables(
             location = settings.path(table.location)
             register_hive_table(
                 spark,
-                settings.database,
+                settings.database_of(table.name),
                 table,
                 location,
                 dts.get(table.name, ()),
