@@ -45,6 +45,8 @@ EXTRAS_REQUIRE = {
         "sqlglot==30.30.0",
         # An independent reader of the Delta tables (delta-rs); 0.25.x works with pyarrow 17.
         "deltalake==0.25.5",
+        # The IAM policy linter the iam-policy documents are checked with (Duo Labs).
+        "parliament==1.6.4",
     ],
     "lint": ["ruff==0.17.6"],
     "demo": ["matplotlib==3.9.4"],

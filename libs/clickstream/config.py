@@ -32,6 +32,19 @@ class ConfigError(ValueError):
     """A config file, key or value is wrong; the message names the key and the fix."""
 
 
+# Credentials a JDBC URL may carry: user:password@ before the host, password=... parameters.
+_URL_USERINFO = re.compile(r"(?<=//)[^/@?#]*@")
+_URL_SECRET_PARAM = re.compile(r"(?i)([?&;](?:password|pwd|sslpassword|sslkey)=)[^&;#]*")
+
+
+def redacted_url(url: object) -> str | None:
+    """A URL as messages and tables show it: any user:password@ and password parameter
+    replaced by ***, so an error never echoes a credential."""
+    if url is None:
+        return None
+    return _URL_SECRET_PARAM.sub(r"\1***", _URL_USERINFO.sub("***@", str(url)))
+
+
 def conf_dir() -> Path:
     """The conf folder: the checkout's conf/, else ./conf, else the CWD itself.
 
@@ -218,7 +231,7 @@ def _validate_titles(values: dict[str, Any]) -> None:
     glue_only = bool(values["titles_jdbc_glue_connection"]) and not url
     if not glue_only and (not url or not str(url).startswith("jdbc:postgresql://")):
         raise ConfigError(
-            f"titles_jdbc_url={url!r}: set a PostgreSQL JDBC URL, "
+            f"titles_jdbc_url={redacted_url(url)!r}: set a PostgreSQL JDBC URL, "
             "e.g. jdbc:postgresql://host:5432/appdb (or, for Glue jobs only, "
             "titles_jdbc_glue_connection)"
         )

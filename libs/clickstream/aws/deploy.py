@@ -5,8 +5,9 @@ One call does, in order (each step create-or-update, so deploying twice changes 
 1. build the package (clickstream.aws.packaging) and upload wheel, Glue's extra wheels, zip, EMR
    environment archives, the PostgreSQL JDBC driver jar, jobs/*.py and conf/*.yaml to
    <artifacts_uri>/<version>/ (skipped per object when S3 already has the same bytes);
-2. the Glue Data Catalog: `database` (curated tables + quarantine, Parquet, dt projection) and
-   `raw_database` (raw_clickstream, ref_titles);
+2. the Glue Data Catalog: `database` (curated tables, Parquet, dt projection),
+   `quarantine_database` (the quarantine tables: raw payloads, granted apart) and `raw_database`
+   (raw_clickstream, ref_titles);
 3. one Glue 5.0 job per pipeline job, named clickstream-<env>-<job> (underscores as hyphens);
 4. the Glue workflow clickstream-<env> that runs them in order on `glue_workflow_schedule`, one
    run at a time (clickstream.aws.workflow);
@@ -14,6 +15,10 @@ One call does, in order (each step create-or-update, so deploying twice changes 
    cancelling the steps after it when it fails, unless the same step is already pending or
    running there. With titles_source jdbc the steps load the release's driver jar (--jars); Glue
    jobs read the database through their Glue connection's own driver.
+
+Secure by default (clickstream.aws.security): uploads ask for SSE-S3, or SSE-KMS with
+`kms_key_arn`, which also gives every Glue job a security configuration (S3, CloudWatch logs and
+bookmarks under the key); the lake and artifacts buckets are checked and each gap is a warning.
 
 The endpoint is boto3's own (AWS_ENDPOINT_URL works); the region is `aws_region`. With
 dry_run=True nothing is called on AWS: the plan lists every action and its target.
@@ -39,6 +44,13 @@ from clickstream.aws.glue_catalog import (
     lake_uri,
 )
 from clickstream.aws.packaging import Artifacts, build_package
+from clickstream.aws.security import (
+    bucket_warnings,
+    encrypted_as_wanted,
+    ensure_security_configuration,
+    security_configuration,
+    upload_encryption,
+)
 from clickstream.aws.workflow import (
     delete_trigger,
     ensure_trigger,
@@ -149,6 +161,8 @@ class DeployTargets:
     titles_source: str = "csv"
     titles_glue_connection: str | None = None
     single_job: bool = False
+    # The Glue security configuration attached to every job (kms_key_arn set), else None.
+    security_configuration: str | None = None
 
     @property
     def glue_jobs(self) -> tuple[str, ...]:
@@ -203,6 +217,11 @@ def deploy_targets(settings: Settings, version: str = clickstream.__version__) -
         workflow_schedule=settings.values.get("glue_workflow_schedule"),
         emr_architecture=str(settings.values.get("emr_architecture") or "x86_64"),
         single_job=bool(settings.values.get("glue_single_job")),
+        security_configuration=(
+            security_configuration(settings.env, settings.kms_key_arn)["Name"]
+            if settings.kms_key_arn
+            else None
+        ),
     )
 
 
@@ -265,6 +284,11 @@ def glue_job_definition(targets: DeployTargets, uris: Mapping[str, str], job: st
             **(delta_lake.glue_job_arguments() if targets.table_format == "delta" else {}),
         },
         **glue_connections(targets, job),
+        **(
+            {"SecurityConfiguration": targets.security_configuration}
+            if targets.security_configuration
+            else {}
+        ),
         "ExecutionProperty": {"MaxConcurrentRuns": 1},
         "MaxRetries": 0,
         "GlueVersion": GLUE_VERSION,
@@ -377,8 +401,9 @@ def active_steps(emr: Any, cluster_id: str) -> dict[tuple[str, tuple[str, ...]],
     return found
 
 
-def upload(s3: Any, path: Path, uri: str) -> str:
-    """Put a file unless S3 has the same bytes (ETag or stored md5); uploaded/updated/unchanged."""
+def upload(s3: Any, path: Path, uri: str, encryption: Mapping[str, str] | None = None) -> str:
+    """Put a file unless S3 has the same bytes (ETag or stored md5) encrypted as asked (the
+    put_object arguments of security.upload_encryption); uploaded/updated/unchanged."""
     from botocore.exceptions import ClientError
 
     bucket, key = split_s3_uri(uri)
@@ -391,7 +416,12 @@ def upload(s3: Any, path: Path, uri: str) -> str:
         if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
             raise
         head = None
-    if head is not None and md5 in (head.get("ETag", "").strip('"'), head["Metadata"].get("md5")):
+    wanted = dict(encryption or {})
+    same = head is not None and md5 in (
+        head.get("ETag", "").strip('"'),
+        head["Metadata"].get("md5"),
+    )
+    if same and (not wanted or encrypted_as_wanted(head, wanted)):
         return "unchanged"
     try:
         s3.put_object(
@@ -400,6 +430,7 @@ def upload(s3: Any, path: Path, uri: str) -> str:
             Body=data,
             ContentMD5=base64.b64encode(digest.digest()).decode(),
             Metadata={"md5": md5},
+            **wanted,
         )
     except ClientError as exc:
         if error_code(exc) == "NoSuchBucket":
@@ -462,10 +493,19 @@ def deploy(
         glue = client("glue", settings, session)
         _check_bucket(s3, targets.artifacts_uri, "artifacts_uri")
         _check_bucket(s3, targets.lake, "lake_uri")
+        for key, uri, versioned in (
+            ("artifacts_uri", targets.artifacts_uri, True),
+            ("lake_uri", targets.lake, False),
+        ):
+            bucket = split_s3_uri(uri, key)[0]
+            kms = settings.kms_key_arn if key == "lake_uri" else None
+            for warning in bucket_warnings(s3, bucket, key, versioned=versioned, kms_key_arn=kms):
+                record("check", f"s3://{bucket}", "warning", warning)
 
+    encryption = upload_encryption(settings)
     for path in artifacts.files():
         uri = targets.uri(artifacts.relative(path))
-        record("upload", uri, "planned" if dry_run else upload(s3, path, uri))
+        record("upload", uri, "planned" if dry_run else upload(s3, path, uri, encryption))
     scripts = {path.name for path in artifacts.job_scripts}
     for job in targets.glue_jobs:
         if f"{job}.py" not in scripts:
@@ -478,6 +518,10 @@ def deploy(
         status = "planned" if dry_run else ensure_table(glue, database_name, table)
         record("table", f"{database_name}.{table['Name']}", status, "")
 
+    if settings.kms_key_arn:
+        spec = security_configuration(targets.env, settings.kms_key_arn)
+        status = "planned" if dry_run else ensure_security_configuration(glue, spec)
+        record("security", spec["Name"], status, "SSE-KMS: S3, CloudWatch logs, bookmarks")
     for job in targets.glue_jobs:
         definition = glue_job_definition(targets, uris, job)
         status = "planned" if dry_run else ensure_job(glue, definition)
