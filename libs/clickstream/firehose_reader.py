@@ -54,9 +54,10 @@ sets the field's bit in ``misfits`` (bit i = the i-th promoted field); it never 
 Field controls (``privacy.FieldControls``: properties_drop, properties_hash, properties_mask_ip,
 pseudonymize_user_id) apply to each parsed record before any field is read, so no column, state
 file or quarantine record of a parsed object holds an original value: a valid ``user_id`` is
-replaced by its keyed hash, and a rejected record that parsed as a JSON object is stored as its
-controlled JSON (re-serialized) instead of its text; other rejected text gets a best-effort scrub
-of the controlled names (``FieldControls.scrub_text``).
+replaced by its keyed hash, a valid record's ``record`` is null, and a rejected record that
+parsed as a JSON object is stored as its controlled JSON (re-serialized) instead of its text;
+other rejected text gets a best-effort scrub of the controlled names
+(``FieldControls.scrub_text``).
 """
 
 from __future__ import annotations
@@ -711,8 +712,11 @@ def _to_batch(
                 ],
                 pa.string(),
             )
-        for i in np.flatnonzero(rejected):
-            records[i] = _controlled_record(records[i], values[i], controls)
+        # A valid record's text holds the originals: under controls it is not kept at all.
+        records = [
+            _controlled_record(r, v, controls) if bad else None
+            for r, v, bad in zip(records, values, rejected.tolist(), strict=True)
+        ]
         record_array = _record_array(records)
     fields = [event_id, user_id, event_type, pa.array(event_micros, _TIMESTAMP, mask=~time_ok)]
     fields += [title_id, properties, *typed]

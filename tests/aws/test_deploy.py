@@ -319,8 +319,8 @@ def test_dry_run_prints_the_plan_and_calls_nothing(
     targets = {a.target for a in plan.actions}
     assert f"{RELEASE}/clickstream_etl-{VERSION}-py3-none-any.whl" in targets
     assert {glue_job_name("dev", job) for job in JOB_NAMES} <= targets
-    assert {f"clickstream_dev.{t.name}" for t in ALL_TABLES} <= targets
-    assert {"clickstream_dev", "clickstream_dev_raw"} <= targets
+    assert {f"{settings.database_of(t.name)}.{t.name}" for t in ALL_TABLES} <= targets
+    assert {"clickstream_dev", "clickstream_dev_quarantine", "clickstream_dev_raw"} <= targets
     assert "dry run" in lines[0]
     assert all(str(a) in lines for a in plan.actions)
 

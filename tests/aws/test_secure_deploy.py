@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
 from clickstream import cli
-from clickstream.aws.deploy import DeployPlan, deploy, glue_job_name
+from clickstream.aws.deploy import DeployPlan, deploy, glue_job_name, upload
 from clickstream.aws.iam_policy import policy_documents
 from clickstream.aws.packaging import Artifacts
 from clickstream.aws.redshift import redshift_sql
-from clickstream.aws.security import security_configuration_name, tls_only_policy
+from clickstream.aws.security import (
+    bucket_warnings,
+    security_configuration_name,
+    tls_only_policy,
+    upload_encryption,
+)
 from clickstream.config import Settings, load_settings
 from clickstream.pipeline import JOB_NAMES
 from tests.aws.conftest import ISSUE_OVERRIDES
@@ -106,15 +112,21 @@ def test_without_a_key_uploads_ask_for_sse_s3_and_a_second_deploy_changes_nothin
     assert not boto3.client("glue").get_security_configurations()["SecurityConfigurations"]
 
 
-def test_an_artifact_stored_unencrypted_is_uploaded_again_encrypted(
-    settings: Settings, artifacts: Artifacts, buckets: list[str]
+def test_an_artifact_stored_with_other_encryption_is_uploaded_again(
+    settings: Settings, artifacts: Artifacts, buckets: list[str], tmp_path: Path
 ) -> None:
-    # GIVEN a release deployed with SSE-S3, then a KMS key configured
-    _deploy(settings, artifacts)
-    with_key = load_settings("dev", [*ISSUE_OVERRIDES, f"kms_key_arn={KMS}"])
-    # WHEN deployed again THEN the same bytes are uploaded again, now under the key
-    plan = _deploy(with_key, artifacts)
-    assert {a.status for a in plan.actions if a.kind == "upload"} == {"updated"}
+    # GIVEN an artifact uploaded with SSE-S3 (moto has no UpdateJob: upload is called alone)
+    s3 = boto3.client("s3")
+    wheel = tmp_path / "a.whl"
+    wheel.write_bytes(b"same bytes")
+    uri = "s3://clickstream-artifacts/releases/x/a.whl"
+    assert upload(s3, wheel, uri, upload_encryption(settings)) == "uploaded"
+    # WHEN the same bytes are uploaded under a KMS key THEN they are put again, then left alone
+    with_key = upload_encryption(load_settings("dev", [*ISSUE_OVERRIDES, f"kms_key_arn={KMS}"]))
+    assert upload(s3, wheel, uri, with_key) == "updated"
+    assert upload(s3, wheel, uri, with_key) == "unchanged"
+    head = s3.head_object(Bucket="clickstream-artifacts", Key="releases/x/a.whl")
+    assert head["ServerSideEncryption"] == "aws:kms"
 
 
 def test_insecure_buckets_are_warned_about_naming_what_to_set(
@@ -134,17 +146,27 @@ def test_insecure_buckets_are_warned_about_naming_what_to_set(
         "lake_uri: bucket clickstream-lake has no TLS-only policy",
     ]
     assert not any(a.changed for a in plan.actions if a.status == "warning")
-    # WHEN the buckets are secured THEN the next deploy warns about nothing
-    _secure_buckets(boto3.client("s3"), buckets)
-    again = _deploy(settings, artifacts)
-    assert [a.detail for a in again.actions if a.status == "warning"] == []
+    # WHEN the buckets are secured THEN the checks find nothing to say (moto enforces the
+    # TLS-only policy on its plain-HTTP endpoint, so the checks run alone, not a whole deploy)
+    s3 = boto3.client("s3")
+    _secure_buckets(s3, buckets)
+    assert bucket_warnings(s3, "clickstream-artifacts", "artifacts_uri", versioned=True) == []
+    assert bucket_warnings(s3, "clickstream-lake", "lake_uri", kms_key_arn=KMS) == []
 
 
 def test_quarantine_is_in_its_own_database_and_redshift_maps_the_curated_one_only(
     settings: Settings, artifacts: Artifacts, buckets: list[str]
 ) -> None:
-    _deploy(settings, artifacts)
+    # GIVEN an account where an earlier release registered quarantine in the curated database
     glue = boto3.client("glue")
+    glue.create_database(DatabaseInput={"Name": "clickstream_dev"})
+    old = {"Name": "quarantine_clickstream", "StorageDescriptor": {"Columns": []}}
+    glue.create_table(DatabaseName="clickstream_dev", TableInput=old)
+    # WHEN deployed
+    plan = _deploy(settings, artifacts)
+    # THEN the old entry is deleted from the curated database, and quarantine lives apart
+    deleted = [a.target for a in plan.actions if a.status == "deleted"]
+    assert deleted == ["clickstream_dev.quarantine_clickstream"]
     curated = {t["Name"] for t in glue.get_tables(DatabaseName="clickstream_dev")["TableList"]}
     apart = glue.get_tables(DatabaseName="clickstream_dev_quarantine")["TableList"]
     assert {t["Name"] for t in apart} == {"quarantine_clickstream", "quarantine_titles"}

@@ -39,9 +39,11 @@ from clickstream.aws import client, split_s3_uri
 from clickstream.aws.glue_catalog import (
     catalog_tables,
     database_inputs,
+    delete_stale_table,
     ensure_database,
     ensure_table,
     lake_uri,
+    stale_quarantine_tables,
 )
 from clickstream.aws.packaging import Artifacts, build_package
 from clickstream.aws.security import (
@@ -517,6 +519,13 @@ def deploy(
     for database_name, table in catalog_tables(settings):
         status = "planned" if dry_run else ensure_table(glue, database_name, table)
         record("table", f"{database_name}.{table['Name']}", status, "")
+    # Quarantine tables an earlier release registered in the curated database: a grant there
+    # would still reach raw payloads (the catalog entry goes; the data stays where it is).
+    for name in [] if dry_run else stale_quarantine_tables(settings):
+        if delete_stale_table(glue, settings.database, name) == "deleted":
+            record(
+                "table", f"{settings.database}.{name}", "deleted", "moved to quarantine_database"
+            )
 
     if settings.kms_key_arn:
         spec = security_configuration(targets.env, settings.kms_key_arn)

@@ -39,7 +39,7 @@ from clickstream.aws import client as make_client
 from clickstream.aws_clients import error_code
 from clickstream.config import ConfigError, Settings
 from clickstream.delta_lake import SYMLINK_MANIFEST_DIR
-from clickstream.tables import ALL_TABLES, PARTITION_COLUMN, Table, all_tables
+from clickstream.tables import ALL_TABLES, PARTITION_COLUMN, QUARANTINE_TABLES, Table, all_tables
 from clickstream.writer import format_of
 
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
@@ -350,6 +350,24 @@ def ensure_database(glue: Any, database: Mapping[str, Any]) -> str:
         return "unchanged"
     glue.update_database(Name=database["Name"], DatabaseInput=dict(database))
     return "updated"
+
+
+def stale_quarantine_tables(settings: Settings) -> list[str]:
+    """The names a quarantine table (or its manifest table) had in the curated database before
+    quarantine_database: deploy deletes them there (the catalog entry only, never data)."""
+    names = [t.name for t in QUARANTINE_TABLES]
+    return [*names, *(f"{n}_manifest" for n in names)]
+
+
+def delete_stale_table(glue: Any, database: str, name: str) -> str:
+    """Delete a catalog table if it exists (looked up first: a deploy with nothing to delete
+    calls no mutation); deleted or absent."""
+    try:
+        glue.get_table(DatabaseName=database, Name=name)
+        glue.delete_table(DatabaseName=database, Name=name)
+    except glue.exceptions.EntityNotFoundException:
+        return "absent"
+    return "deleted"
 
 
 def ensure_table(glue: Any, database: str, table: Mapping[str, Any]) -> str:
