@@ -276,6 +276,8 @@ def deployer(settings: Settings) -> dict[str, Any]:
                 "glue:GetTable",
                 "glue:CreateTable",
                 "glue:UpdateTable",
+                # quarantine tables an earlier release registered in the curated database
+                "glue:DeleteTable",
             ],
             "GlueCatalog",
         ),
