@@ -47,6 +47,8 @@ EXTRAS_REQUIRE = {
         "deltalake==0.25.5",
         # The query-engine tier's client of the Trino server (tests/trino; make trino fetches it).
         "trino==0.340.0",
+        # The IAM policy linter the iam-policy documents are checked with (Duo Labs).
+        "parliament==1.6.4",
     ],
     "lint": ["ruff==0.17.6"],
     "demo": ["matplotlib==3.9.4"],

@@ -9,7 +9,7 @@ import pytest
 
 from clickstream import cli
 from clickstream.config import ConfigError, load_settings
-from clickstream.lake_rules import RULES_KEY, check_rules
+from clickstream.lake_rules import FINGERPRINT, PRIVACY_OFF, RULES_KEY, check_rules
 
 
 def _settings(lake: Path, *overrides: str):  # type: ignore[no-untyped-def]
@@ -19,7 +19,7 @@ def _settings(lake: Path, *overrides: str):  # type: ignore[no-untyped-def]
 def test_the_first_run_records_the_lake_rules(tmp_path: Path) -> None:
     # WHEN the first run checks the rules of an empty lake
     check_rules(_settings(tmp_path, "timezone=Asia/Seoul", "repeat_window_seconds=2"))
-    # THEN they are recorded, the session cap and the plausible time window included
+    # THEN they are recorded, the session cap, the plausible time window and privacy included
     assert json.loads((tmp_path / RULES_KEY).read_text()) == {
         "timezone": "Asia/Seoul",
         "session_timeout_minutes": 30,
@@ -27,6 +27,8 @@ def test_the_first_run_records_the_lake_rules(tmp_path: Path) -> None:
         "max_session_hours": 24,
         "event_time_max_future_minutes": 1440,
         "event_time_max_age_days": 30,
+        **PRIVACY_OFF,
+        FINGERPRINT: None,
     }
 
 
@@ -95,10 +97,85 @@ def test_a_lake_older_than_a_rule_records_it_on_its_next_run_and_pins_it(tmp_pat
     # WHEN its next run checks the rules with a 7-day age bound
     recorded = check_rules(_settings(tmp_path, "event_time_max_age_days=7"))
     # THEN the new rules are recorded with the values that run used, the old ones kept ...
-    pinned = {**old, "event_time_max_future_minutes": 1440, "event_time_max_age_days": 7}
+    pinned = {
+        **old,
+        "event_time_max_future_minutes": 1440,
+        "event_time_max_age_days": 7,
+        **PRIVACY_OFF,
+        FINGERPRINT: None,
+    }
     assert recorded == pinned
     assert json.loads((tmp_path / RULES_KEY).read_text()) == pinned
     # ... and from then on they are pinned like the others
     with pytest.raises(ConfigError, match="event_time_max_age_days=30 differs from 7"):
         check_rules(_settings(tmp_path))
     assert check_rules(_settings(tmp_path, "event_time_max_age_days=7")) == pinned
+
+
+KEY_ENV = "TEST_LAKE_RULES_KEY"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "shown"),
+    [
+        ("properties_drop", "email", "email"),
+        ("properties_hash", "$.device.id", "device.id"),
+        ("properties_mask_ip", "ip", "ip"),
+        ("pseudonymize_user_id", "true", "True"),
+    ],
+)
+def test_a_privacy_rule_is_pinned_like_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, value: str, shown: str
+) -> None:
+    # GIVEN a lake built without field controls
+    monkeypatch.setenv(KEY_ENV, "k" * 32)
+    check_rules(_settings(tmp_path, f"pseudonymize_key_env={KEY_ENV}"))
+    # WHEN a run turns one on THEN it refuses, naming the key and the rebuild
+    with pytest.raises(ConfigError) as refused:
+        check_rules(_settings(tmp_path, f"{key}={value}", f"pseudonymize_key_env={KEY_ENV}"))
+    assert str(refused.value).startswith(f"{key}=") and "clickstream rebuild" in str(refused.value)
+    assert shown in str(refused.value)
+
+
+def test_the_order_of_paths_is_not_a_rule_change(tmp_path: Path) -> None:
+    check_rules(_settings(tmp_path, "properties_drop=email,$.context.q"))
+    assert check_rules(_settings(tmp_path, "properties_drop=context.q,email"))[
+        "properties_drop"
+    ] == ["context.q", "email"]
+
+
+def test_a_run_with_another_pseudonymize_key_refuses_naming_the_setting_not_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a pseudonymized lake: rules.json holds the key's fingerprint, never the key
+    on = ("pseudonymize_user_id=true", f"pseudonymize_key_env={KEY_ENV}")
+    monkeypatch.setenv(KEY_ENV, "first-key-" + "a" * 30)
+    check_rules(_settings(tmp_path, *on))
+    recorded = (tmp_path / RULES_KEY).read_text()
+    assert "first-key" not in recorded and json.loads(recorded)[FINGERPRINT]
+    # WHEN a run has another key in the variable
+    monkeypatch.setenv(KEY_ENV, "other-key-" + "b" * 30)
+    with pytest.raises(ConfigError) as refused:
+        check_rules(_settings(tmp_path, *on))
+    # THEN it refuses, naming the setting and the rebuild, printing neither key
+    message = str(refused.value)
+    assert message.startswith(f"pseudonymize_key_env={KEY_ENV!r}: the pseudonymize key differs")
+    assert "clickstream rebuild" in message
+    assert "first-key" not in message and "other-key" not in message
+    # AND the lake's key still passes
+    monkeypatch.setenv(KEY_ENV, "first-key-" + "a" * 30)
+    check_rules(_settings(tmp_path, *on))
+
+
+def test_an_older_lake_takes_the_privacy_rules_off_on_its_next_run_but_not_on(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a lake whose rules.json predates the privacy rules
+    old = {"timezone": "UTC", "session_timeout_minutes": 30, "repeat_window_seconds": 0}
+    (tmp_path / RULES_KEY).parent.mkdir(parents=True)
+    (tmp_path / RULES_KEY).write_text(json.dumps(old))
+    # WHEN its next run drops an email THEN it refuses: stored rows hold it
+    with pytest.raises(ConfigError, match="holds rows stored without it; rebuild"):
+        check_rules(_settings(tmp_path, "properties_drop=email"))
+    # AND a run without controls records them off
+    assert check_rules(_settings(tmp_path))["properties_drop"] == []

@@ -116,6 +116,21 @@ def register_hive_table(
     spark.catalog.refreshTable(f"{database}.{table.name}")
 
 
+def _forget_old_quarantine_entry(
+    spark: SparkSession, settings: Settings, table: Table, sync: CatalogSync | None
+) -> None:
+    """Drop a quarantine table an earlier release registered in the curated database (once per
+    run): the curated database never lists raw payloads. External: the data stays."""
+    home = settings.database_of(table.name)
+    old = (str(settings.database), table.name)
+    if home == old[0] or (sync is not None and old in sync.synced):
+        return
+    if spark.catalog.databaseExists(old[0]):
+        spark.sql(f"DROP TABLE IF EXISTS `{old[0]}`.`{table.name}`")
+    if sync is not None:
+        sync.synced[old] = ""  # checked this run
+
+
 def register_tables(
     spark: SparkSession,
     settings: Settings,
@@ -139,9 +154,10 @@ def register_tables(
     if settings.catalog == "hive":
         for table in tables:
             location = settings.path(table.location)
+            _forget_old_quarantine_entry(spark, settings, table, sync)
             register_hive_table(
                 spark,
-                settings.database,
+                settings.database_of(table.name),
                 table,
                 location,
                 dts.get(table.name, ()),

@@ -34,7 +34,7 @@ def _tool(command: str, module: str) -> ModuleType:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line: clickstream {run,rebuild,sample,demo,bookmarks,deploy,maintain,skip-object,
-    redshift-sql}."""
+    redshift-sql,iam-policy}."""
     parser = argparse.ArgumentParser(prog="clickstream", allow_abbrev=False, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -106,6 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_env_args(redshift, default_env="dev")
     redshift.add_argument(
         "--dt", type=date.fromisoformat, help="partition date for the COPY statements, YYYY-MM-DD"
+    )
+
+    iam = sub.add_parser(
+        "iam-policy",
+        allow_abbrev=False,
+        help="print least-privilege IAM policy documents (Glue role, deployer, EMR, Redshift)",
+    )
+    add_env_args(iam, default_env="dev")
+    iam.add_argument(
+        "--role",
+        choices=("glue_job_role", "deployer", "emr_instance_profile", "redshift_role"),
+        help="print this role's document only (default: all four, by role)",
     )
     return parser
 
@@ -209,6 +221,14 @@ def _cmd_redshift(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_iam_policy(args: argparse.Namespace) -> int:
+    from clickstream.aws.iam_policy import policy_documents
+
+    documents = policy_documents(_settings(args))
+    print(json.dumps(documents[args.role] if args.role else documents, indent=2))
+    return 0
+
+
 COMMANDS = {
     "run": _cmd_run,
     "rebuild": _cmd_rebuild,
@@ -219,6 +239,7 @@ COMMANDS = {
     "maintain": _cmd_maintain,
     "redshift-sql": _cmd_redshift,
     "skip-object": _cmd_skip_object,
+    "iam-policy": _cmd_iam_policy,
 }
 
 

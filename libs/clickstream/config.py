@@ -18,13 +18,31 @@ TABLE_FORMATS = ("parquet", "delta")
 _REF = re.compile(r"\$\{([a-z_]+)\}")
 # Whole-number keys that null turns off (--set KEY=null).
 NULLABLE_KEYS = frozenset(
-    {"event_time_max_future_minutes", "event_time_max_age_days", "compact_after_files"}
+    {
+        "event_time_max_future_minutes",
+        "event_time_max_age_days",
+        "compact_after_files",
+        "quarantine_retention_days",
+    }
 )
 _NULLS = ("null", "None", "~")
 
 
 class ConfigError(ValueError):
     """A config file, key or value is wrong; the message names the key and the fix."""
+
+
+# Credentials a JDBC URL may carry: user:password@ before the host, password=... parameters.
+_URL_USERINFO = re.compile(r"(?<=//)[^/@?#]*@")
+_URL_SECRET_PARAM = re.compile(r"(?i)([?&;](?:password|pwd|sslpassword|sslkey)=)[^&;#]*")
+
+
+def redacted_url(url: object) -> str | None:
+    """A URL as messages and tables show it: any user:password@ and password parameter
+    replaced by ***, so an error never echoes a credential."""
+    if url is None:
+        return None
+    return _URL_SECRET_PARAM.sub(r"\1***", _URL_USERINFO.sub("***@", str(url)))
 
 
 def conf_dir() -> Path:
@@ -71,6 +89,15 @@ class Settings:
         """A path under the lake root."""
         return "/".join([self.lake, *parts])
 
+    def database_of(self, table_name: str) -> str:
+        """The catalog database of a table: quarantine_database for the quarantine tables (and
+        their Delta manifest tables), database for the others."""
+        from clickstream.tables import QUARANTINE_NAMES
+
+        if table_name.removesuffix("_manifest") in QUARANTINE_NAMES:
+            return str(self.values["quarantine_database"])
+        return str(self.values["database"])
+
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
@@ -93,6 +120,9 @@ def _coerce(key: str, raw: Any, default: Any) -> Any:
     """Convert a --set string to the type of the key's default (null for a nullable key)."""
     if key in NULLABLE_KEYS and raw in _NULLS:
         return None
+    if isinstance(default, list) and isinstance(raw, str):
+        # A list key from --set: comma-separated (an empty value or [] is the empty list).
+        return [] if raw.strip() in ("", "[]") else [p.strip() for p in raw.split(",")]
     if not isinstance(raw, str) or default is None or isinstance(default, str):
         return None if raw in _NULLS and default is None else raw
     if isinstance(default, bool):
@@ -180,6 +210,7 @@ def _validate(values: dict[str, Any]) -> None:
     _validate_performance(values)
     _validate_promoted(values)
     _validate_reader(values)
+    _validate_privacy(values)
 
 
 def _validate_titles(values: dict[str, Any]) -> None:
@@ -200,7 +231,7 @@ def _validate_titles(values: dict[str, Any]) -> None:
     glue_only = bool(values["titles_jdbc_glue_connection"]) and not url
     if not glue_only and (not url or not str(url).startswith("jdbc:postgresql://")):
         raise ConfigError(
-            f"titles_jdbc_url={url!r}: set a PostgreSQL JDBC URL, "
+            f"titles_jdbc_url={redacted_url(url)!r}: set a PostgreSQL JDBC URL, "
             "e.g. jdbc:postgresql://host:5432/appdb (or, for Glue jobs only, "
             "titles_jdbc_glue_connection)"
         )
@@ -325,6 +356,48 @@ def _validate_reader(values: dict[str, Any]) -> None:
             )
 
 
+def _validate_privacy(values: dict[str, Any]) -> None:
+    """Keys of privacy and security (issue 27); the field paths are checked by privacy.py."""
+    from clickstream.privacy import validate_privacy
+
+    if not str(values["quarantine_database"] or "").strip():
+        raise ConfigError(
+            "quarantine_database is empty; set a database name, e.g. curated_quarantine"
+        )
+    if values["quarantine_database"] in (values["database"], values["raw_database"]):
+        raise ConfigError(
+            f"quarantine_database={values['quarantine_database']!r} is the curated or raw "
+            "database; quarantine holds raw payloads: give it its own, e.g. "
+            f"{values['database']}_quarantine"
+        )
+    value = values["quarantine_retention_days"]
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigError(
+            f"quarantine_retention_days={value!r}: expected a whole number >= 1, e.g. 30, or "
+            "null to keep every quarantined record"
+        )
+    sslmode = values["titles_jdbc_sslmode"]
+    if sslmode not in JDBC_SSLMODES:
+        raise ConfigError(
+            f"titles_jdbc_sslmode={sslmode!r}: use one of {', '.join(JDBC_SSLMODES)} "
+            "(require encrypts the connection, verify-full also checks the server's name)"
+        )
+    kms = values["kms_key_arn"]
+    if kms is not None and not re.fullmatch(
+        r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/\S+", str(kms)
+    ):
+        raise ConfigError(
+            f"kms_key_arn={kms!r}: expected a KMS key ARN, e.g. "
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-..., or null for SSE-S3"
+        )
+    try:
+        validate_privacy(values)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+# The sslmode values of the PostgreSQL JDBC driver.
+JDBC_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 # Node architectures of EMR clusters the environment archive can be built for.
 EMR_ARCHITECTURES = ("x86_64", "aarch64")
 # A Glue schedule: cron( followed by six space-separated fields and ).

@@ -50,6 +50,14 @@ integral value in 64 bits, or a string holding one; ``double`` any finite JSON n
 holding one; ``boolean`` JSON true or false; ``timestamp`` what event_time accepts. Missing or
 null gives null. A value that does not fit gives null, stays in ``properties`` as it was, and
 sets the field's bit in ``misfits`` (bit i = the i-th promoted field); it never rejects a record.
+
+Field controls (``privacy.FieldControls``: properties_drop, properties_hash, properties_mask_ip,
+pseudonymize_user_id) apply to each parsed record before any field is read, so no column, state
+file or quarantine record of a parsed object holds an original value: a valid ``user_id`` is
+replaced by its keyed hash, a valid record's ``record`` is null, and a rejected record that
+parsed as a JSON object is stored as its controlled JSON (re-serialized) instead of its text;
+other rejected text gets a best-effort scrub of the controlled names
+(``FieldControls.scrub_text``).
 """
 
 from __future__ import annotations
@@ -79,6 +87,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from clickstream.privacy import FieldControls
 from clickstream.raw_content import (
     CHUNK_BYTES,
     COMPLETE,
@@ -482,15 +491,22 @@ def _promoted_column(raw: list[Any], kind: str) -> tuple[pa.Array, np.ndarray]:
     return column, present & ~fits
 
 
-def _strict_properties(record: str, keep: Callable[[str], bool]) -> str:
+def _strict_properties(
+    record: str, keep: Callable[[str], bool], controls: FieldControls | None = None
+) -> str:
     """The kept fields of a record holding a non-finite number, each such number written as its
-    original text (a JSON string): the record is parsed again, from its text."""
+    original text (a JSON string): the record is parsed again, from its text (and controlled)."""
     parsed = _VERBATIM.decode(record)
+    if controls is not None:
+        controls.apply(parsed)
     return _ENCODE({k: v for k, v in parsed.items() if keep(k)})
 
 
 def _extra_fields(
-    dicts: list[dict[str, Any]], records: list[str | None], promoted: Mapping[str, str]
+    dicts: list[dict[str, Any]],
+    records: list[str | None],
+    promoted: Mapping[str, str],
+    controls: FieldControls | None = None,
 ) -> tuple[pa.Array, list[pa.Array], np.ndarray]:
     """(properties, the promoted columns, misfit bits) of the records."""
     names = list(promoted)
@@ -512,7 +528,8 @@ def _extra_fields(
                 add(encode(rest) if rest else None)
             break
         except ValueError:  # a non-finite number (rare): this record takes the slow path
-            add(_strict_properties(records[len(texts)] or "", lambda k: k not in leave))
+            text = records[len(texts)] or ""
+            add(_strict_properties(text, lambda k: k not in leave, controls))
     # A promoted value that does not fit stays in properties as it came (rare: by index).
     for i in np.flatnonzero(misfits):
         kept = {names[b] for b in range(len(names)) if misfits[i] >> b & 1}
@@ -521,7 +538,7 @@ def _extra_fields(
             texts[i] = encode({k: v for k, v in d.items() if k not in leave or k in kept})
         except ValueError:
             keep = lambda k, kept=kept: k not in leave or k in kept  # noqa: E731
-            texts[i] = _strict_properties(records[i] or "", keep)
+            texts[i] = _strict_properties(records[i] or "", keep, controls)
     return _string_array(texts), columns, misfits
 
 
@@ -599,8 +616,36 @@ class _Batch:
         return count >= _FLUSH_RECORDS or (count > 0 and self.chars >= _FLUSH_CHARS)
 
 
+def _controlled_record(record: str | None, value: Any, controls: FieldControls) -> str | None:
+    """A rejected record's text as stored under field controls: a parsed JSON object as its
+    controlled JSON, other text scrubbed (object-level descriptions hold no record data)."""
+    if record is None:
+        return record
+    if value is TOO_LARGE_VALUE:  # {"bytes": n, "head": text}: scrub the head
+        doc = json.loads(record)
+        return json.dumps({**doc, "head": controls.scrub_text(doc["head"])}, ensure_ascii=False)
+    if type(value) is Marker and value is not NOT_JSON_VALUE:
+        return record  # an object-level description or an operator's note: no record data
+    if type(value) is not dict:
+        return controls.scrub_text(record)
+    user_id = value.get("user_id")
+    if controls.pseudonymize_user_id and type(user_id) is str:
+        value = {**value, "user_id": controls.pseudonym(user_id)}
+    try:
+        return _ENCODE(value)
+    except ValueError:  # a non-finite number: from the text, numbers kept as their text
+        parsed = controls.apply(_VERBATIM.decode(record))
+        if controls.pseudonymize_user_id and type(parsed.get("user_id")) is str:
+            parsed["user_id"] = controls.pseudonym(parsed["user_id"])
+        return _ENCODE(parsed)
+
+
 def _to_batch(
-    batch: _Batch, promoted: Mapping[str, str], limits: ReaderLimits, schema: pa.Schema
+    batch: _Batch,
+    promoted: Mapping[str, str],
+    limits: ReaderLimits,
+    schema: pa.Schema,
+    controls: FieldControls | None = None,
 ) -> pa.RecordBatch:
     """Validate the parsed values column-wise and build the output Arrow batch."""
     records, values = batch.records, batch.values
@@ -619,12 +664,16 @@ def _to_batch(
         dicts = list(values)
         for i in odd:
             dicts[i] = _EMPTY
+    if controls is not None and (controls.drop or controls.hash or controls.mask_ip):
+        for value in values:
+            if type(value) is dict:
+                controls.apply(value)
     event_id, wrong_id, bad_id = _text_field(dicts, "event_id")
     user_id, wrong_user, bad_user = _text_field(dicts, "user_id")
     event_type, wrong_type, bad_type = _text_field(dicts, "event_type")
     title_id, bad_titles, bad_title_text = _text_field(dicts, "title_id")
     event_micros, time_ok = _vector_event_time(list(map(dict.get, dicts, repeat("event_time"))))
-    properties, typed, misfits = _extra_fields(dicts, records, promoted)
+    properties, typed, misfits = _extra_fields(dicts, records, promoted, controls)
 
     code = np.zeros(n, dtype=np.int8)
     # Assign from the last rule to the first, so the first rule a record breaks wins.
@@ -654,6 +703,21 @@ def _to_batch(
         code[i] = _CODE[value.reason if type(value) is Marker else NOT_AN_OBJECT]
 
     rejected = code != 0
+    if controls is not None:
+        if controls.pseudonymize_user_id:
+            user_id = pa.array(
+                [
+                    controls.pseudonym(u) if u is not None and not r else None
+                    for u, r in zip(user_id.to_pylist(), rejected.tolist(), strict=True)
+                ],
+                pa.string(),
+            )
+        # A valid record's text holds the originals: under controls it is not kept at all.
+        records = [
+            _controlled_record(r, v, controls) if bad else None
+            for r, v, bad in zip(records, values, rejected.tolist(), strict=True)
+        ]
+        record_array = _record_array(records)
     fields = [event_id, user_id, event_type, pa.array(event_micros, _TIMESTAMP, mask=~time_ok)]
     fields += [title_id, properties, *typed]
     if rejected.any():
@@ -680,11 +744,13 @@ def parse_objects(
     limits: ReaderLimits | None = None,
     skipped: Mapping[str, str] | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    controls: FieldControls | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """binaryFile batches (path, modificationTime, content) to batches of parsed records.
 
     A row with null content is read from storage by its path (raw_content.read_raw); a path in
     skipped is not read at all: its one record is the note, reason skipped_by_operator.
+    controls (privacy) apply to every parsed record (see the module docstring).
     """
     # Parsed records hold no reference cycles; the cyclic GC would only rescan them. Measured
     # (reader_micro --variants gc_on, idle machine): no gain on the bench sample's objects of
@@ -699,6 +765,7 @@ def parse_objects(
             limits or ReaderLimits(),
             skipped or {},
             chunk_bytes,
+            controls if controls is not None and controls.active else None,
         )
     finally:
         if gc_was_enabled:
@@ -712,6 +779,7 @@ def _parse_objects(
     limits: ReaderLimits,
     skipped: Mapping[str, str],
     chunk_bytes: int,
+    controls: FieldControls | None,
 ) -> Iterator[pa.RecordBatch]:
     """Split every object of every batch; emit a batch each 2 MiB of record text (or 64k records)."""
     schema = _arrow_schema(promoted)
@@ -730,14 +798,14 @@ def _parse_objects(
                 content = contents[i].as_buffer()
                 for _ in _split_object(path, content, out, limits, chunk_bytes):
                     if out.full():
-                        yield _to_batch(out, promoted, limits, schema)
+                        yield _to_batch(out, promoted, limits, schema, controls)
                         out.clear()
                         out.begin(path, ingested_us)
             if out.full():
-                yield _to_batch(out, promoted, limits, schema)
+                yield _to_batch(out, promoted, limits, schema, controls)
                 out.clear()
     if out.records:
-        yield _to_batch(out, promoted, limits, schema)
+        yield _to_batch(out, promoted, limits, schema, controls)
 
 
 def _split_object(
@@ -813,12 +881,15 @@ def read_firehose(
     *,
     limits: ReaderLimits | None = None,
     skipped: Mapping[str, str] | None = None,
+    controls: FieldControls | None = None,
 ) -> DataFrame:
     """One row per record of the given raw objects: raw text, source, arrival, fields, reason.
 
     promoted (field name -> type) adds the typed columns; limits are the reader's settings
     (default: the contract's); an object whose path is in skipped (path -> note) is not read and
-    gives one skipped_by_operator record holding the note. See the module docstring.
+    gives one skipped_by_operator record holding the note; controls are the privacy settings'
+    field controls (the key travels inside the function, never in Spark's settings). See the
+    module docstring.
     """
     promoted = dict(promoted or {})
     limits = limits or ReaderLimits()
@@ -844,7 +915,9 @@ def read_firehose(
 
     def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         """The function mapInArrow runs in each Python worker."""
-        return parse_objects(batches, modified, promoted, limits=limits, skipped=skipped)
+        return parse_objects(
+            batches, modified, promoted, limits=limits, skipped=skipped, controls=controls
+        )
 
     return raw.mapInArrow(parse, schema)
 

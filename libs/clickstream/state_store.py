@@ -72,6 +72,11 @@ def _etag(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# Modes of what a local store writes: owner-only.
+OWNER_DIR = 0o700
+OWNER_FILE = 0o600
+
+
 class LocalStore:
     """State objects as files under a local folder."""
 
@@ -89,9 +94,10 @@ class LocalStore:
         return StateObject(data.decode("utf-8"), _etag(data))
 
     def _temporary(self, path: Path, data: bytes) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=OWNER_DIR, parents=True, exist_ok=True)
         tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-        with open(tmp, "wb") as out:
+        # State and run records are the owner's only (0600): they may name users' objects.
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_FILE), "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
@@ -110,8 +116,9 @@ class LocalStore:
 
     def replace(self, key: str, text: str, etag: str) -> str | None:
         path, data = self._path(key), text.encode("utf-8")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.parent / f".{path.name}.lock", "a") as lock:
+        path.parent.mkdir(mode=OWNER_DIR, parents=True, exist_ok=True)
+        lock_path = path.parent / f".{path.name}.lock"
+        with os.fdopen(os.open(lock_path, os.O_WRONLY | os.O_CREAT, OWNER_FILE), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             current = self.read(key)
             if current is None or current.etag != etag:

@@ -202,6 +202,9 @@ DELTA_CAPABLE = frozenset(
     t.name for t in (EVENTS, SESSIONS, DAILY_ACTIVE_USERS, USER_ACTIVITY, USERS, QUARANTINE)
 )
 ALL_TABLES = (*CURATED_TABLES, QUARANTINE, QUARANTINE_TITLES)
+# Tables holding raw payloads: registered in quarantine_database, apart from the curated ones.
+QUARANTINE_TABLES = (QUARANTINE, QUARANTINE_TITLES)
+QUARANTINE_NAMES = frozenset(t.name for t in QUARANTINE_TABLES)
 
 
 def curated_tables(promoted: Mapping[str, str] | None = None) -> tuple[Table, ...]:

@@ -149,9 +149,11 @@ def test_catalog_databases_and_curated_tables(
     _deploy(settings, artifacts)
     glue = boto3.client("glue")
     names = {d["Name"] for d in glue.get_databases()["DatabaseList"]}
-    assert {"clickstream_dev", "clickstream_dev_raw"} <= names
+    assert {"clickstream_dev", "clickstream_dev_quarantine", "clickstream_dev_raw"} <= names
     for table in ALL_TABLES:
-        found = glue.get_table(DatabaseName="clickstream_dev", Name=table.name)["Table"]
+        # the quarantine tables (raw payloads) in their own database, the others in the curated
+        database = "clickstream_dev_quarantine" if "quarantine" in table.name else "clickstream_dev"
+        found = glue.get_table(DatabaseName=database, Name=table.name)["Table"]
         sd = found["StorageDescriptor"]
         location = f"s3://clickstream-lake/{table.location}/"
         assert found["TableType"] == "EXTERNAL_TABLE"
@@ -330,8 +332,8 @@ def test_dry_run_prints_the_plan_and_calls_nothing(
     targets = {a.target for a in plan.actions}
     assert f"{RELEASE}/clickstream_etl-{VERSION}-py3-none-any.whl" in targets
     assert {glue_job_name("dev", job) for job in JOB_NAMES} <= targets
-    assert {f"clickstream_dev.{t.name}" for t in ALL_TABLES} <= targets
-    assert {"clickstream_dev", "clickstream_dev_raw"} <= targets
+    assert {f"{settings.database_of(t.name)}.{t.name}" for t in ALL_TABLES} <= targets
+    assert {"clickstream_dev", "clickstream_dev_quarantine", "clickstream_dev_raw"} <= targets
     assert "dry run" in lines[0]
     assert all(str(a) in lines for a in plan.actions)
 

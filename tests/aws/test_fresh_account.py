@@ -37,21 +37,29 @@ def test_first_run_creates_the_database_and_tables_it_writes_as_deploy_defines_t
     # WHEN a run registers what curate_events wrote
     written = {EVENTS.name: ["2026-03-01", "2026-03-02"], QUARANTINE.name: ["2026-03-01"]}
     register_tables(spark, settings, (EVENTS, QUARANTINE), written)
-    # THEN the curated database and both tables exist with deploy's exact definitions
-    database = glue.get_database(Name="clickstream_dev")["Database"]
-    wanted_db = next(d for d in database_inputs(settings) if d["Name"] == "clickstream_dev")
-    assert database["LocationUri"] == wanted_db["LocationUri"]
+    # THEN the curated and quarantine databases and both tables exist with deploy's definitions
+    for name in ("clickstream_dev", "clickstream_dev_quarantine"):
+        database = glue.get_database(Name=name)["Database"]
+        wanted_db = next(d for d in database_inputs(settings) if d["Name"] == name)
+        assert database["LocationUri"] == wanted_db["LocationUri"]
     for table in (EVENTS, QUARANTINE):
-        found = glue.get_table(DatabaseName="clickstream_dev", Name=table.name)["Table"]
+        database = settings.database_of(table.name)
+        found = glue.get_table(DatabaseName=database, Name=table.name)["Table"]
         # (the projection starts at the first date the run registered)
         wanted = curated_table_input(settings, table, first_dt="2026-03-01")
         assert table_matches(found, wanted), table.name
     # AND the partitions are registered
     parts = glue.get_partitions(DatabaseName="clickstream_dev", TableName="events")["Partitions"]
     assert sorted(p["Values"][0] for p in parts) == ["2026-03-01", "2026-03-02"]
-    # AND only the tables the run wrote were created
+    # AND only the tables the run wrote were created, quarantine apart from the curated
     names = {t["Name"] for t in glue.get_tables(DatabaseName="clickstream_dev")["TableList"]}
-    assert names == {EVENTS.name, QUARANTINE.name}
+    assert names == {EVENTS.name}
+    apart = glue.get_tables(DatabaseName="clickstream_dev_quarantine")["TableList"]
+    assert {t["Name"] for t in apart} == {QUARANTINE.name}
+    parts = glue.get_partitions(
+        DatabaseName="clickstream_dev_quarantine", TableName=QUARANTINE.name
+    )
+    assert [p["Values"][0] for p in parts["Partitions"]] == ["2026-03-01"]
 
 
 def test_a_repeated_run_creates_nothing(

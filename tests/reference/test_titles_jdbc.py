@@ -54,6 +54,9 @@ def settings(lake: Path, server: Server, table: str, *more: str) -> Settings:
             f"titles_jdbc_url={server.url}",
             f"titles_jdbc_table={table}",
             f"titles_jdbc_user={USER}",
+            # The test server listens on loopback without TLS (the default, require, refuses it:
+            # test_sslmode_require_refuses_a_server_without_tls).
+            "titles_jdbc_sslmode=disable",
             *more,
         ],
     )
@@ -143,6 +146,30 @@ def test_a_wrong_password_fails_fast_naming_the_setting(
     # WHEN load_titles runs THEN one line names the user setting and the variable
     with pytest.raises(ConfigError, match=rf"^titles_jdbc_user: .*\${ENV} \(SQLSTATE 28P01\)$"):
         run_pipeline(s, ["load_titles"], spark=spark, echo=ih.quiet)
+
+
+def test_sslmode_require_refuses_a_server_without_tls(
+    spark: SparkSession, postgres: Server, tmp_path: Path
+):
+    # GIVEN the loopback test server (no TLS) and the default titles_jdbc_sslmode, require
+    make_table(postgres, "public.t_tls", [("t1", "A", "g", "10:00")])
+    s = settings(tmp_path, postgres, "public.t_tls", "titles_jdbc_sslmode=require")
+    # WHEN load_titles runs THEN the driver refuses to connect without TLS, naming the setting
+    with pytest.raises(ConfigError, match=r"^titles_jdbc_sslmode: .* with sslmode=require"):
+        run_pipeline(s, ["load_titles"], spark=spark, echo=ih.quiet)
+
+
+def test_a_password_in_the_url_is_never_echoed(spark: SparkSession, tmp_path: Path):
+    # GIVEN a URL carrying credentials, to a port nothing listens on
+    url = f"jdbc:postgresql://etl:hunter2@127.0.0.1:{free_port()}/appdb?password=hunter3"
+    s = ih.lake_settings(
+        tmp_path,
+        ["titles_source=jdbc", f"titles_jdbc_url={url}", f"titles_jdbc_user={USER}"],
+    )
+    # WHEN load_titles fails THEN the error names the URL without either password
+    with pytest.raises(ConfigError) as failed:
+        run_pipeline(s, ["load_titles"], spark=spark, echo=ih.quiet)
+    assert "hunter" not in str(failed.value) and "***@127.0.0.1" in str(failed.value)
 
 
 def test_an_unreachable_host_fails_fast_naming_the_setting(spark: SparkSession, tmp_path: Path):

@@ -5,8 +5,9 @@ One call does, in order (each step create-or-update, so deploying twice changes 
 1. build the package (clickstream.aws.packaging) and upload wheel, Glue's extra wheels, zip, EMR
    environment archives, the PostgreSQL JDBC driver jar, jobs/*.py and conf/*.yaml to
    <artifacts_uri>/<version>/ (skipped per object when S3 already has the same bytes);
-2. the Glue Data Catalog: `database` (curated tables + quarantine, Parquet, dt projection from
-   the lake's first date) and `raw_database` (raw_clickstream by hour folder, ref_titles);
+2. the Glue Data Catalog: `database` (curated tables, Parquet, dt projection from the lake's
+   first date), `quarantine_database` (the quarantine tables: raw payloads, granted apart) and
+   `raw_database` (raw_clickstream by hour folder, ref_titles);
 3. one Glue 5.0 job per pipeline job, named clickstream-<env>-<job> (underscores as hyphens);
 4. the Glue workflow clickstream-<env> that runs them in order on `glue_workflow_schedule`, one
    run at a time (clickstream.aws.workflow);
@@ -14,6 +15,10 @@ One call does, in order (each step create-or-update, so deploying twice changes 
    cancelling the steps after it when it fails, unless the same step is already pending or
    running there. With titles_source jdbc the steps load the release's driver jar (--jars); Glue
    jobs read the database through their Glue connection's own driver.
+
+Secure by default (clickstream.aws.security): uploads ask for SSE-S3, or SSE-KMS with
+`kms_key_arn`, which also gives every Glue job a security configuration (S3, CloudWatch logs and
+bookmarks under the key); the lake and artifacts buckets are checked and each gap is a warning.
 
 The endpoint is boto3's own (AWS_ENDPOINT_URL works); the region is `aws_region`. With
 dry_run=True nothing is called on AWS: the plan lists every action and its target.
@@ -34,13 +39,22 @@ from clickstream.aws import client, split_s3_uri
 from clickstream.aws.glue_catalog import (
     catalog_tables,
     database_inputs,
+    delete_stale_table,
     ensure_database,
     ensure_table,
     lake_first_dates,
     lake_first_raw_hour,
     lake_uri,
+    stale_quarantine_tables,
 )
 from clickstream.aws.packaging import Artifacts, build_package
+from clickstream.aws.security import (
+    bucket_warnings,
+    encrypted_as_wanted,
+    ensure_security_configuration,
+    security_configuration,
+    upload_encryption,
+)
 from clickstream.aws.workflow import (
     delete_trigger,
     ensure_trigger,
@@ -151,6 +165,8 @@ class DeployTargets:
     titles_source: str = "csv"
     titles_glue_connection: str | None = None
     single_job: bool = False
+    # The Glue security configuration attached to every job (kms_key_arn set), else None.
+    security_configuration: str | None = None
 
     @property
     def glue_jobs(self) -> tuple[str, ...]:
@@ -205,6 +221,11 @@ def deploy_targets(settings: Settings, version: str = clickstream.__version__) -
         workflow_schedule=settings.values.get("glue_workflow_schedule"),
         emr_architecture=str(settings.values.get("emr_architecture") or "x86_64"),
         single_job=bool(settings.values.get("glue_single_job")),
+        security_configuration=(
+            security_configuration(settings.env, settings.kms_key_arn)["Name"]
+            if settings.kms_key_arn
+            else None
+        ),
     )
 
 
@@ -267,6 +288,11 @@ def glue_job_definition(targets: DeployTargets, uris: Mapping[str, str], job: st
             **(delta_lake.glue_job_arguments() if targets.table_format == "delta" else {}),
         },
         **glue_connections(targets, job),
+        **(
+            {"SecurityConfiguration": targets.security_configuration}
+            if targets.security_configuration
+            else {}
+        ),
         "ExecutionProperty": {"MaxConcurrentRuns": 1},
         "MaxRetries": 0,
         "GlueVersion": GLUE_VERSION,
@@ -379,8 +405,9 @@ def active_steps(emr: Any, cluster_id: str) -> dict[tuple[str, tuple[str, ...]],
     return found
 
 
-def upload(s3: Any, path: Path, uri: str) -> str:
-    """Put a file unless S3 has the same bytes (ETag or stored md5); uploaded/updated/unchanged."""
+def upload(s3: Any, path: Path, uri: str, encryption: Mapping[str, str] | None = None) -> str:
+    """Put a file unless S3 has the same bytes (ETag or stored md5) encrypted as asked (the
+    put_object arguments of security.upload_encryption); uploaded/updated/unchanged."""
     from botocore.exceptions import ClientError
 
     bucket, key = split_s3_uri(uri)
@@ -393,7 +420,12 @@ def upload(s3: Any, path: Path, uri: str) -> str:
         if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
             raise
         head = None
-    if head is not None and md5 in (head.get("ETag", "").strip('"'), head["Metadata"].get("md5")):
+    wanted = dict(encryption or {})
+    same = head is not None and md5 in (
+        head.get("ETag", "").strip('"'),
+        head["Metadata"].get("md5"),
+    )
+    if same and (not wanted or encrypted_as_wanted(head, wanted)):
         return "unchanged"
     try:
         s3.put_object(
@@ -402,6 +434,7 @@ def upload(s3: Any, path: Path, uri: str) -> str:
             Body=data,
             ContentMD5=base64.b64encode(digest.digest()).decode(),
             Metadata={"md5": md5},
+            **wanted,
         )
     except ClientError as exc:
         if error_code(exc) == "NoSuchBucket":
@@ -464,10 +497,19 @@ def deploy(
         glue = client("glue", settings, session)
         _check_bucket(s3, targets.artifacts_uri, "artifacts_uri")
         _check_bucket(s3, targets.lake, "lake_uri")
+        for key, uri, versioned in (
+            ("artifacts_uri", targets.artifacts_uri, True),
+            ("lake_uri", targets.lake, False),
+        ):
+            bucket = split_s3_uri(uri, key)[0]
+            kms = settings.kms_key_arn if key == "lake_uri" else None
+            for warning in bucket_warnings(s3, bucket, key, versioned=versioned, kms_key_arn=kms):
+                record("check", f"s3://{bucket}", "warning", warning)
 
+    encryption = upload_encryption(settings)
     for path in artifacts.files():
         uri = targets.uri(artifacts.relative(path))
-        record("upload", uri, "planned" if dry_run else upload(s3, path, uri))
+        record("upload", uri, "planned" if dry_run else upload(s3, path, uri, encryption))
     scripts = {path.name for path in artifacts.job_scripts}
     for job in targets.glue_jobs:
         if f"{job}.py" not in scripts:
@@ -490,7 +532,18 @@ def deploy(
             )
         )
         record("table", f"{database_name}.{table['Name']}", status, "")
+    # Quarantine tables an earlier release registered in the curated database: a grant there
+    # would still reach raw payloads (the catalog entry goes; the data stays where it is).
+    for name in [] if dry_run else stale_quarantine_tables(settings):
+        if delete_stale_table(glue, settings.database, name) == "deleted":
+            record(
+                "table", f"{settings.database}.{name}", "deleted", "moved to quarantine_database"
+            )
 
+    if settings.kms_key_arn:
+        spec = security_configuration(targets.env, settings.kms_key_arn)
+        status = "planned" if dry_run else ensure_security_configuration(glue, spec)
+        record("security", spec["Name"], status, "SSE-KMS: S3, CloudWatch logs, bookmarks")
     for job in targets.glue_jobs:
         definition = glue_job_definition(targets, uris, job)
         status = "planned" if dry_run else ensure_job(glue, definition)

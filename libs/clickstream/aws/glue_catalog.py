@@ -1,6 +1,7 @@
 """Glue Data Catalog: database and table definitions, create-or-update, partition registration.
 
-Curated tables (clickstream.tables.ALL_TABLES) live in `database`, as external Parquet tables at
+Curated tables (clickstream.tables.CURATED_TABLES) live in `database`, the quarantine tables
+(QUARANTINE_TABLES: raw payloads) in `quarantine_database`, as external Parquet tables at
 <lake>/<table.location>/ with a `dt` string partition key and Athena partition projection on dt.
 Athena uses the projection; Redshift Spectrum and EMR ignore it and need real partitions, which
 `register_partitions` adds after each run (batch create, idempotent).
@@ -45,7 +46,7 @@ from clickstream.aws import client as make_client
 from clickstream.aws_clients import error_code
 from clickstream.config import ConfigError, Settings
 from clickstream.delta_lake import SYMLINK_MANIFEST_DIR
-from clickstream.tables import ALL_TABLES, PARTITION_COLUMN, Table, all_tables
+from clickstream.tables import ALL_TABLES, PARTITION_COLUMN, QUARANTINE_TABLES, Table, all_tables
 from clickstream.writer import format_of
 
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
@@ -129,11 +130,16 @@ def database_input(name: str, description: str, location: str | None = None) -> 
 
 
 def database_inputs(settings: Settings) -> list[dict[str, Any]]:
-    """The curated and the raw database."""
+    """The curated, the quarantine and the raw database."""
     lake = lake_uri(settings)
     return [
         database_input(
             settings.database, "clickstream-etl curated tables (Parquet)", f"{lake}/curated/"
+        ),
+        database_input(
+            settings.quarantine_database,
+            "clickstream-etl quarantine: rejected raw records (raw payloads; grant apart)",
+            f"{lake}/quarantine/",
         ),
         database_input(
             settings.raw_database, "clickstream-etl raw sources (Firehose, titles)", f"{lake}/raw/"
@@ -346,7 +352,7 @@ def catalog_tables(
     projections at the lake's first date and hour.
     """
     curated = [
-        (settings.database, spec)
+        (settings.database_of(t.name), spec)
         for t in all_tables(settings.promoted_fields)
         for spec in curated_table_inputs(settings, t, first_dates)
     ]
@@ -457,6 +463,24 @@ def ensure_database(glue: Any, database: Mapping[str, Any]) -> str:
     return "updated"
 
 
+def stale_quarantine_tables(settings: Settings) -> list[str]:
+    """The names a quarantine table (or its manifest table) had in the curated database before
+    quarantine_database: deploy deletes them there (the catalog entry only, never data)."""
+    names = [t.name for t in QUARANTINE_TABLES]
+    return [*names, *(f"{n}_manifest" for n in names)]
+
+
+def delete_stale_table(glue: Any, database: str, name: str) -> str:
+    """Delete a catalog table if it exists (looked up first: a deploy with nothing to delete
+    calls no mutation); deleted or absent."""
+    try:
+        glue.get_table(DatabaseName=database, Name=name)
+        glue.delete_table(DatabaseName=database, Name=name)
+    except glue.exceptions.EntityNotFoundException:
+        return "absent"
+    return "deleted"
+
+
 def ensure_table(
     glue: Any, database: str, table: Mapping[str, Any], *, keep_projection_start: bool = False
 ) -> str:
@@ -540,31 +564,34 @@ def ensure_run_catalog(
     first run's partition registration work.
     """
     glue = client or make_client("glue", settings)
-    database = next(d for d in database_inputs(settings) if d["Name"] == settings.database)
+    tables = list(tables)
+    wanted = {settings.database_of(t.name) for t in tables} | {settings.database}
     created = []
-    if _create_if_missing(
-        settings,
-        f"database {database['Name']}",
-        lambda: glue.get_database(Name=database["Name"]),
-        lambda: glue.create_database(DatabaseInput=database),
-    ):
-        created.append(database["Name"])
+    for database in database_inputs(settings):
+        if database["Name"] in wanted and _create_if_missing(
+            settings,
+            f"database {database['Name']}",
+            lambda d=database: glue.get_database(Name=d["Name"]),
+            lambda d=database: glue.create_database(DatabaseInput=d),
+        ):
+            created.append(database["Name"])
     for table in tables:
+        db = settings.database_of(table.name)
         for spec in curated_table_inputs(settings, table):
             name = spec["Name"]
             found: dict[str, Any] = {}
             if _create_if_missing(
                 settings,
-                f"table {settings.database}.{name}",
-                lambda n=name, f=found: f.update(
-                    glue.get_table(DatabaseName=settings.database, Name=n)["Table"]
+                f"table {db}.{name}",
+                lambda n=name, f=found, db=db: f.update(
+                    glue.get_table(DatabaseName=db, Name=n)["Table"]
                 ),
-                lambda ti=spec: glue.create_table(DatabaseName=settings.database, TableInput=ti),
+                lambda ti=spec, db=db: glue.create_table(DatabaseName=db, TableInput=ti),
             ):
-                created.append(f"{settings.database}.{name}")
+                created.append(f"{db}.{name}")
             elif found and _column_types(found) != _column_types(spec):
-                update_columns(glue, settings.database, found, spec)
-                created.append(f"{settings.database}.{name} (columns)")
+                update_columns(glue, db, found, spec)
+                created.append(f"{db}.{name} (columns)")
     return created
 
 
@@ -706,7 +733,7 @@ def register_partitions(
     if not wanted:
         return 0
     glue = client or make_client("glue", settings)
-    database = settings.database
+    database = settings.database_of(resolved.name)
     described = glue.get_table(DatabaseName=database, Name=resolved.name)["Table"]
     storage = {k: v for k, v in described["StorageDescriptor"].items() if v is not None}
     base = storage["Location"].rstrip("/") + "/"
@@ -778,7 +805,7 @@ def drop_partitions(
     if not gone or not resolved.partitioned:
         return 0
     glue = client or make_client("glue", settings)
-    database = settings.database
+    database = settings.database_of(resolved.name)
     existing = [d for d in gone if d in _registered(glue, database, resolved.name, gone)]
     for chunk in _chunks(existing, BATCH_SIZE):
         response = glue.batch_delete_partition(

@@ -181,7 +181,8 @@ def redshift_statements(
             raise ValueError(f"dt={dt!r}: expected a date as YYYY-MM-DD") from None
     day = dt or DT_PLACEHOLDER
     spectrum_comment = (
-        f"Spectrum: query the lake in place through Glue database {settings.database}"
+        f"Spectrum: query the lake in place through Glue database {settings.database} (the "
+        f"quarantine tables, raw payloads, stay in {settings.quarantine_database}: not mapped)"
     )
     tables = curated_tables(settings.promoted_fields)  # events with its promoted columns
     delta = [t.name for t in tables if format_of(t, settings.table_format) == "delta"]

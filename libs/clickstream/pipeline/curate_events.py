@@ -62,6 +62,11 @@ from clickstream.pipeline.curate.quarantine import (
     rebuild_dates,
     write_quarantine,
 )
+from clickstream.pipeline.curate.quarantine_retention import (
+    NOTHING_EXPIRED,
+    Expired,
+    expire_quarantine,
+)
 from clickstream.pipeline.curate.recompute import recompute
 from clickstream.pipeline.curate.recovery import Recovery, recover, unready_sets
 from clickstream.pipeline.curate.repeat_suppression import write_suppressed
@@ -99,6 +104,9 @@ class CurateMetrics:
     # replaced because they held one.
     event_rows_changed: int | None = None
     event_files_replaced: int | None = None
+    # quarantine_retention_days: arrival dates dropped from quarantine, and their rows.
+    quarantine_expired_dates: int | None = None
+    quarantine_expired_rows: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The figures, without the optional ones that do not apply."""
@@ -131,11 +139,13 @@ def run(ctx: JobContext) -> JobOutcome:
     repaired = repair_quarantine(ctx, selection)
     unready = unready_sets(ctx)
     if not selection.chosen and not unready:
-        return outcome(
-            ctx, CurateMetrics(), repaired, batch_of_nothing().quarantine, None, selection
-        )
+        expired = expire_quarantine(ctx, [])
+        metrics = with_expired(CurateMetrics(), expired)
+        nothing = batch_of_nothing().quarantine
+        return outcome(ctx, metrics, repaired, nothing, None, selection, expired=expired)
     existing = existing_dates(ctx)
     batch = parse_and_quarantine(ctx, selection, existing)
+    expired = expire_quarantine(ctx, selection.chosen)
     indexed = index_ready(ctx, existing)
     recovery = recover(ctx, unready, selection.find, indexed) if unready else None
     copies = classify_copies(ctx, batch, recovery, indexed)
@@ -145,8 +155,18 @@ def run(ctx: JobContext) -> JobOutcome:
     copies.release()
     if batch.parsed is not None:
         batch.parsed.unpersist()
-    metrics = figures(ctx, selection, batch, copies, recovery, curated)
-    return outcome(ctx, metrics, repaired, batch.quarantine, curated, selection, recovery)
+    metrics = with_expired(figures(ctx, selection, batch, copies, recovery, curated), expired)
+    return outcome(
+        ctx, metrics, repaired, batch.quarantine, curated, selection, recovery, expired=expired
+    )
+
+
+def with_expired(metrics: CurateMetrics, expired: Expired) -> CurateMetrics:
+    """The metrics with the quarantine retention's figures, when it dropped any date."""
+    if expired.dts:
+        metrics.quarantine_expired_dates = len(expired.dts)
+        metrics.quarantine_expired_rows = expired.rows
+    return metrics
 
 
 def repair_quarantine(ctx: JobContext, selection: RawSelection) -> QuarantineWrite:
@@ -432,12 +452,16 @@ def outcome(
     curated: Curated | None,
     selection: RawSelection,
     recovery: Recovery | None = None,
+    *,
+    expired: Expired = NOTHING_EXPIRED,
 ) -> JobOutcome:
     """The tables and dates written, the figures, and the commit: ready marks, then bookmark."""
     lake = ctx.settings.lake
-    tables: tuple[Table, ...] = (QUARANTINE,) if selection.chosen or repaired.written else ()
+    touched = selection.chosen or repaired.written or expired.dts
+    tables: tuple[Table, ...] = (QUARANTINE,) if touched else ()
     dts = {QUARANTINE.name: tuple(sorted({*quarantine.written, *repaired.written}))}
-    dropped = {QUARANTINE.name: tuple(sorted({*quarantine.dropped, *repaired.dropped}))}
+    gone = {*quarantine.dropped, *repaired.dropped, *expired.dts}
+    dropped = {QUARANTINE.name: tuple(sorted(gone))}
     # Recovered sets are marked ready themselves unless this run's set took them over.
     ready = [cs.change_id for cs in recovery.sets] if recovery and not curated else []
     if curated is not None:

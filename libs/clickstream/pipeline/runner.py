@@ -15,6 +15,7 @@ from clickstream.catalog import register_tables
 from clickstream.config import ConfigError, Settings
 from clickstream.lake_rules import check_rules
 from clickstream.leases import Leases, acquire_all, check_free
+from clickstream.local_modes import protect_local_lake
 from clickstream.pipeline import JOB_NAMES, WRITES, leases_of
 from clickstream.pipeline.context import Inputs, JobContext, JobOutcome
 from clickstream.pipeline.run_records import (
@@ -120,7 +121,9 @@ def run_pipeline(
     started = datetime.now(UTC)
     run_id = new_run_id(started)
     t0 = time.perf_counter()
-    # Before Spark starts: the lake's pinned rules, and no live run of any of these jobs.
+    # Before Spark starts: owner-only folders (a local lake), the lake's pinned rules, and no
+    # live run of any of these jobs.
+    protect_local_lake(settings.lake)
     check_rules(settings)
     check_promoted(settings)
     stale = settings.lease_stale_minutes

@@ -14,7 +14,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 
 from clickstream.bookmarks import DISABLE, show
-from clickstream.config import ConfigError
+from clickstream.config import ConfigError, redacted_url
 from clickstream.pipeline.context import JobContext, Selection
 from clickstream.raw_objects import list_raw_objects
 from clickstream.reference import change_log, dms_source, jdbc_source, title_quarantine
@@ -134,7 +134,10 @@ def pull_jdbc(ctx: JobContext, job: str) -> tuple[Batch | None, Selection]:
     key, table, since = settings.titles_jdbc_key, settings.titles_jdbc_table, lower or "the start"
     rows = rows.localCheckpoint()
     changes = jdbc_source.jdbc_changes(rows, key)
-    source = f"{settings.titles_jdbc_url or settings.titles_jdbc_glue_connection}#{table}"
+    # The URL without credentials: source_file is stored in quarantine_titles.
+    source = (
+        f"{redacted_url(settings.titles_jdbc_url) or settings.titles_jdbc_glue_connection}#{table}"
+    )
     rejected = jdbc_source.jdbc_rejected(rows, key, source, datetime.now(UTC))
     top = jdbc_source.max_changed_at(changes)
     if top is None:

@@ -28,7 +28,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from clickstream.config import ConfigError, Settings
+from clickstream.config import ConfigError, Settings, redacted_url
 
 TIMESTAMP_FORMAT = "yyyy-MM-dd HH:mm:ss.SSSSSS"  # of the watermark, UTC
 # Why a pulled row is not a version (quarantine_titles.reason).
@@ -41,6 +41,12 @@ _STATES = {
         "the database rejected the user or password: check {user} and ${env}",
     ),
     "08": ("titles_jdbc_url", "cannot reach the database at {url}: check host, port and network"),
+    # 08004: the server rejected the connection (e.g. no TLS while sslmode requires it).
+    "08004": (
+        "titles_jdbc_sslmode",
+        "the server at {url} refused the connection with sslmode={sslmode}: enable TLS on the "
+        "server (or, for a loopback test server only, set titles_jdbc_sslmode=disable)",
+    ),
     "3D": ("titles_jdbc_url", "no such database in {url}"),
     "42P01": ("titles_jdbc_table", "no table {table} in {url}"),
     "42703": ("titles_jdbc_key", "a column of {table} is missing (title_id, title, genre, {key})"),
@@ -94,6 +100,8 @@ def connection_options(settings: Settings) -> dict[str, str]:
         "driver": "org.postgresql.Driver",
         "user": settings.titles_jdbc_user,
         "password": password(settings),
+        # TLS as titles_jdbc_sslmode says (default require: an unencrypted server is refused).
+        "sslmode": str(settings.titles_jdbc_sslmode),
         "connectTimeout": timeout,
         "loginTimeout": timeout,
         "socketTimeout": str(max(60, 6 * settings.titles_jdbc_timeout_seconds)),
@@ -134,7 +142,7 @@ def check_connection(spark: SparkSession, settings: Settings, options: dict[str,
     """Open and close one connection through the JVM driver; a failure is one ConfigError line."""
     jvm: Any = spark.sparkContext._jvm
     props = jvm.java.util.Properties()
-    for name in ("user", "password", "connectTimeout", "loginTimeout", "socketTimeout"):
+    for name in ("user", "password", "sslmode", "connectTimeout", "loginTimeout", "socketTimeout"):
         props.setProperty(name, options[name])
     try:  # Spark's class loader sees the jars of spark.jars / --jars (DriverManager may not)
         driver = jvm.org.apache.spark.util.Utils.classForName(
@@ -163,13 +171,17 @@ def _connection_error(settings: Settings, exc: Exception) -> ConfigError:
             message = text.format(
                 user=f"titles_jdbc_user={settings.titles_jdbc_user!r}",
                 env=settings.titles_jdbc_password_env,
-                url=settings.titles_jdbc_url,
+                url=redacted_url(settings.titles_jdbc_url),
+                sslmode=settings.titles_jdbc_sslmode,
                 table=settings.titles_jdbc_table,
                 key=settings.titles_jdbc_key,
             )
             return ConfigError(f"{key}: {message} (SQLSTATE {state})")
     detail = str(java.getMessage()) if java is not None else str(exc).splitlines()[0]
-    return ConfigError(f"titles_jdbc_url={settings.titles_jdbc_url!r}: cannot connect ({detail})")
+    url = redacted_url(settings.titles_jdbc_url)
+    if settings.titles_jdbc_url:
+        detail = detail.replace(str(settings.titles_jdbc_url), str(url))
+    return ConfigError(f"titles_jdbc_url={url!r}: cannot connect ({redacted_url(detail)})")
 
 
 def jdbc_rejected(rows: DataFrame, key: str, source: str, pulled_at: datetime) -> DataFrame:

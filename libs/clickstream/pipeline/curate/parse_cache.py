@@ -12,6 +12,7 @@ from clickstream.config import Settings
 from clickstream.firehose_reader import ReaderLimits, misfit_counts, read_firehose
 from clickstream.pipeline.context import JobContext
 from clickstream.pipeline.curate import event_index
+from clickstream.privacy_key import field_controls
 from clickstream.raw_objects import RawObject, qualified_root
 from clickstream.skipped_objects import RAW, skipped_objects
 from clickstream.tables import PARTITION_COLUMN
@@ -37,13 +38,20 @@ def event_columns(settings: Settings) -> list[str]:
 def parse(ctx: JobContext, objects: list[RawObject]) -> DataFrame:
     """The objects' records parsed with the settings' reader limits: raw text kept on rejected
     records only, dt on valid ones. An object an operator set aside (clickstream skip-object)
-    is not read: it is one skipped_by_operator record holding the operator's note."""
+    is not read: it is one skipped_by_operator record holding the operator's note. The privacy
+    settings' field controls apply in the reader."""
     is_valid = F.col("reason").isNull()
     limits = ReaderLimits.of(ctx.settings.values)
     skipped = skipped_among(ctx, objects)
+    controls = field_controls(ctx.settings)
     return (
         read_firehose(
-            ctx.spark, objects, ctx.settings.promoted_fields, limits=limits, skipped=skipped
+            ctx.spark,
+            objects,
+            ctx.settings.promoted_fields,
+            limits=limits,
+            skipped=skipped,
+            controls=controls,
         )
         .withColumn("record", F.when(~is_valid, F.col("record")))
         .withColumn(
