@@ -764,12 +764,12 @@ def register_partitions(
     # Athena's projection must reach the earliest date too (Spectrum reads the partitions).
     start = projection_start(described.get("Parameters"))
     if start is not None and wanted[0] < start:
-        extend_projection(settings, glue, described, wanted[0])
+        extend_projection(settings, glue, database, described, wanted[0])
     return created
 
 
 def extend_projection(
-    settings: Settings, glue: Any, current: Mapping[str, Any], first_dt: str
+    settings: Settings, glue: Any, database: str, current: Mapping[str, Any], first_dt: str
 ) -> None:
     """Start the table's dt projection at first_dt (a date before its start was written); the
     rest of its definition stays as get_table described it. A role that may not update the
@@ -781,12 +781,12 @@ def extend_projection(
     start, end = parameters[DT_RANGE].split(",", 1)
     table["Parameters"] = {**parameters, DT_RANGE: f"{first_dt},{end}"}
     try:
-        glue.update_table(DatabaseName=settings.database, TableInput=table)
+        glue.update_table(DatabaseName=database, TableInput=table)
     except ClientError as exc:
         if error_code(exc) not in ("AccessDeniedException", "AccessDenied"):
             raise
         raise CatalogAccessError(
-            f"Glue Data Catalog: {settings.database}.{current['Name']} holds dt={first_dt} now, "
+            f"Glue Data Catalog: {database}.{current['Name']} holds dt={first_dt} now, "
             f"but its partition projection starts at {start} and this role may not update the "
             "table (glue:UpdateTable); grant it, or run `clickstream deploy "
             f"--env {settings.env}`, which starts the projection at the lake's first date"
