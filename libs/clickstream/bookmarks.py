@@ -26,8 +26,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-
-from pyspark.sql import SparkSession
+from typing import TYPE_CHECKING
 
 from clickstream.state_store import (
     StateStore,
@@ -36,6 +35,9 @@ from clickstream.state_store import (
     store_for,
     write_version,
 )
+
+if TYPE_CHECKING:  # show and reset read state files only: no pyspark import, no JVM
+    from pyspark.sql import SparkSession
 
 ENABLE, DISABLE, PAUSE = "job-bookmark-enable", "job-bookmark-disable", "job-bookmark-pause"
 # Versions of a bookmark kept after a commit (the newest is the state; older ones are history).
@@ -208,7 +210,7 @@ def _document(
     return json.dumps(doc, indent=1)
 
 
-def reset(spark: SparkSession, lake: str, jobs: Iterable[str]) -> list[str]:
+def reset(spark: SparkSession | None, lake: str, jobs: Iterable[str]) -> list[str]:
     """Forget what the jobs processed (like Glue's reset-job-bookmark); returns those reset.
 
     A reset is a new, empty version: the previous state stays until pruned.
@@ -224,7 +226,8 @@ def reset(spark: SparkSession, lake: str, jobs: Iterable[str]) -> list[str]:
     return done
 
 
-def show(spark: SparkSession, lake: str, job: str) -> dict[str, object]:
-    """A job's bookmark state as a document (empty processed set when never committed)."""
+def show(spark: SparkSession | None, lake: str, job: str) -> dict[str, object]:
+    """A job's bookmark state as a document (empty processed set when never committed); spark
+    is unused (state files only), None is fine."""
     _, doc = _current(store_for(lake), job)
     return doc if doc else {"job": job, "processed": {}}

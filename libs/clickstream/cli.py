@@ -1,4 +1,4 @@
-"""The `clickstream` command: run jobs, make sample data, manage bookmarks, deploy."""
+"""The `clickstream` command: run jobs, make sample data, show status, manage bookmarks, deploy."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def _tool(command: str, module: str) -> ModuleType:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line: clickstream {run,rebuild,sample,demo,bookmarks,deploy,maintain,skip-object,
-    redshift-sql,iam-policy}."""
+    """The command line: clickstream {run,rebuild,sample,demo,status,bookmarks,deploy,maintain,
+    skip-object,redshift-sql,iam-policy}."""
     parser = argparse.ArgumentParser(prog="clickstream", allow_abbrev=False, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -70,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--events", type=int, default=60_000)
     demo.add_argument("--users", type=int, default=3_000)
     demo.add_argument("--days", type=int, default=4)
+
+    status = sub.add_parser(
+        "status",
+        allow_abbrev=False,
+        help="last runs, bookmarks and lag, change sets not ready, leases: from state files, "
+        "without Spark",
+    )
+    add_env_args(status)
 
     marks = sub.add_parser("bookmarks", allow_abbrev=False, help="show or reset job bookmarks")
     marks.add_argument("action", choices=("show", "reset"))
@@ -163,14 +171,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_status(args: argparse.Namespace) -> int:
+    from clickstream.pipeline.status import format_status, lake_status
+
+    settings = _settings(args)
+    status = lake_status(settings.lake, JOB_NAMES, stale_minutes=settings.lease_stale_minutes)
+    print(f"clickstream status: env={settings.env}")
+    print(format_status(status))
+    return 0
+
+
 def _cmd_bookmarks(args: argparse.Namespace) -> int:
+    # State files only: neither show nor reset starts Spark.
     from clickstream import bookmarks
-    from clickstream.pipeline.runner import resolve_jobs
-    from clickstream.spark import get_spark
+    from clickstream.pipeline import resolve_jobs
 
     settings = _settings(args)
     jobs = resolve_jobs(args.jobs)
-    spark = get_spark(settings)
+    spark = None
     if args.action == "reset":
         done = bookmarks.reset(spark, settings.lake, jobs)
         print(f"reset: {', '.join(done) if done else 'nothing to reset'}")
@@ -234,6 +252,7 @@ COMMANDS = {
     "rebuild": _cmd_rebuild,
     "sample": _cmd_sample,
     "demo": _cmd_demo,
+    "status": _cmd_status,
     "bookmarks": _cmd_bookmarks,
     "deploy": _cmd_deploy,
     "maintain": _cmd_maintain,

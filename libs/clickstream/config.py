@@ -211,6 +211,41 @@ def _validate(values: dict[str, Any]) -> None:
     _validate_promoted(values)
     _validate_reader(values)
     _validate_privacy(values)
+    _validate_operations(values)
+
+
+def _validate_operations(values: dict[str, Any]) -> None:
+    """Keys of operations (issue 28): metrics and their namespace."""
+    if values["metrics"] not in METRICS:
+        raise ConfigError(
+            f"metrics={values['metrics']!r}: use one of {', '.join(METRICS)} (cloudwatch "
+            "publishes each job's run figures, none publishes nothing)"
+        )
+    namespace = values["metrics_namespace"]
+    if (
+        not isinstance(namespace, str)
+        or not _NAMESPACE.fullmatch(namespace)
+        or namespace.startswith("AWS/")
+    ):
+        raise ConfigError(
+            f"metrics_namespace={namespace!r}: expected a CloudWatch namespace of 1 to 255 "
+            "letters, digits and . - _ / # : or spaces, not starting with AWS/, e.g. Clickstream"
+        )
+    if values["glue_execution_class"] not in GLUE_EXECUTION_CLASSES:
+        raise ConfigError(
+            f"glue_execution_class={values['glue_execution_class']!r}: use one of "
+            f"{', '.join(GLUE_EXECUTION_CLASSES)} (FLEX: spare capacity, cheaper, may start later)"
+        )
+    if values["glue_execution_class"] == "FLEX" and values["glue_worker_type"] not in FLEX_WORKERS:
+        raise ConfigError(
+            f"glue_execution_class=FLEX runs on {' or '.join(FLEX_WORKERS)} workers only, not "
+            f"glue_worker_type={values['glue_worker_type']!r}; set glue_worker_type=G.2X or "
+            "glue_execution_class=STANDARD"
+        )
+    if not isinstance(values["glue_job_run_queuing"], bool):
+        raise ConfigError(
+            f"glue_job_run_queuing={values['glue_job_run_queuing']!r}: expected true or false"
+        )
 
 
 def _validate_titles(values: dict[str, Any]) -> None:
@@ -298,9 +333,11 @@ MAX_PROMOTED = 63
 
 def _validate_promoted(values: dict[str, Any]) -> None:
     """promoted_fields (issue 15): lower-case names, no clash with an events column, known types."""
+    promoted = values["promoted_fields"]
+    if not promoted:
+        return  # no table schema (pyspark) to check against: status and bookmarks stay light
     from clickstream.tables import PROMOTED_TYPES, RESERVED_EVENT_COLUMNS
 
-    promoted = values["promoted_fields"]
     types = ", ".join(PROMOTED_TYPES)
     if len(promoted) > MAX_PROMOTED:
         raise ConfigError(
@@ -396,6 +433,11 @@ def _validate_privacy(values: dict[str, Any]) -> None:
         raise ConfigError(str(exc)) from None
 
 
+# Where run figures go (clickstream.run_metrics), and what a CloudWatch namespace may hold.
+METRICS = ("cloudwatch", "none")
+GLUE_EXECUTION_CLASSES = ("STANDARD", "FLEX")
+FLEX_WORKERS = ("G.1X", "G.2X")  # Glue's flexible execution class takes these worker types
+_NAMESPACE = re.compile(r"[A-Za-z0-9.\-_/#: ]{1,255}")
 # The sslmode values of the PostgreSQL JDBC driver.
 JDBC_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 # Node architectures of EMR clusters the environment archive can be built for.

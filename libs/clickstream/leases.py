@@ -29,9 +29,13 @@ class LeaseLost(RuntimeError):
     """This run's lease was taken over (it was not renewed in time): it must not commit."""
 
 
+# The folder of the leases under the lake root.
+LEASES = "_state/leases"
+
+
 def lease_key(job: str) -> str:
     """Where a job's lease lives under the lake root."""
-    return f"_state/leases/{job}.json"
+    return f"{LEASES}/{job}.json"
 
 
 def _now() -> datetime:

@@ -99,14 +99,19 @@ def test_glue_jobs_have_the_exact_definition(
             "--extra-files": f"{RELEASE}/conf/base.yaml,{RELEASE}/conf/dev.yaml",
             "--job-bookmark-option": "job-bookmark-enable",
             "--enable-glue-datacatalog": "true",
-            "--enable-metrics": "true",
             "--TempDir": "s3://clickstream-artifacts/releases/tmp/",
+            "--enable-metrics": "true",
+            "--enable-observability-metrics": "true",
+            "--enable-continuous-cloudwatch-log": "true",
+            "--enable-spark-ui": "true",
+            "--spark-event-logs-path": "s3://clickstream-artifacts/releases/spark-event-logs/dev/",
         }
         assert found["GlueVersion"] == "5.0"
         assert found["WorkerType"] == "G.1X"
         assert found["NumberOfWorkers"] == 2
         assert found["Timeout"] == 60
         assert found["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
+        assert found["ExecutionClass"] == "STANDARD"
         assert found["Role"] == "arn:aws:iam::123456789012:role/clickstream-glue-dev"
 
 

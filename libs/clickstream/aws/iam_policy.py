@@ -209,18 +209,37 @@ def glue_job_role(settings: Settings) -> dict[str, Any]:
     statements.append(_statement("GlueLogs", log_actions, logs))
     statements.append(
         _statement(
+            "GlueSparkEventLogs",
+            ["s3:GetObject", "s3:PutObject"],
+            [scope.artifacts("spark-event-logs", scope.env, "*")],
+        )
+    )
+    namespaces: list[str] | str = "Glue"
+    if settings.metrics == "cloudwatch":
+        namespaces = ["Glue", str(settings.metrics_namespace)]
+    statements.append(
+        _statement(
             "GlueMetrics",
             ["cloudwatch:PutMetricData"],
             "*",
-            {"StringEquals": {"cloudwatch:namespace": "Glue"}},
+            {"StringEquals": {"cloudwatch:namespace": namespaces}},
         )
     )
     return _document(statements)
 
 
+def _run_metrics(settings: Settings) -> list[dict[str, Any]]:
+    """The run figures a job publishes (metrics: cloudwatch), in their namespace only."""
+    if settings.metrics != "cloudwatch":
+        return []
+    namespace = {"StringEquals": {"cloudwatch:namespace": str(settings.metrics_namespace)}}
+    return [_statement("RunMetrics", ["cloudwatch:PutMetricData"], "*", namespace)]
+
+
 def emr_instance_profile(settings: Settings) -> dict[str, Any]:
-    """The EMR instance profile: the run's data access (EMR's own needs, logs, come on top)."""
-    return _document(_data_statements(_Scope(settings)))
+    """The EMR instance profile: the run's data access (EMR's own needs, logs, come on top)
+    and its run figures."""
+    return _document(_data_statements(_Scope(settings)) + _run_metrics(settings))
 
 
 def deployer(settings: Settings) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """The pipeline's jobs, in run order. Each job reads, calls library transforms, and writes."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+
+from clickstream.config import ConfigError
 
 # Order matters: later jobs read what earlier ones wrote.
 JOB_NAMES: tuple[str, ...] = (
@@ -44,3 +46,11 @@ def leases_of(job: str) -> tuple[str, ...]:
     """The leases a run of the job holds: those of every job writing a table it writes (its own
     among them), in run order."""
     return writers_of(WRITES[job])
+
+
+def resolve_jobs(names: Sequence[str]) -> list[str]:
+    """The named jobs in pipeline order (all when none is named); unknown names fail fast."""
+    unknown = [n for n in names if n not in JOB_NAMES]
+    if unknown:
+        raise ConfigError(f"unknown job(s) {', '.join(unknown)}; jobs are: {', '.join(JOB_NAMES)}")
+    return [n for n in JOB_NAMES if not names or n in names]

@@ -107,6 +107,9 @@ class CurateMetrics:
     # quarantine_retention_days: arrival dates dropped from quarantine, and their rows.
     quarantine_expired_dates: int | None = None
     quarantine_expired_rows: int | None = None
+    # The newest arrival time (ingested_at, UTC ISO-8601) of the raw objects curated so far:
+    # the freshness lag's reference (clickstream.run_metrics). None when none is listed.
+    newest_ingested_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The figures, without the optional ones that do not apply."""
@@ -457,6 +460,7 @@ def outcome(
 ) -> JobOutcome:
     """The tables and dates written, the figures, and the commit: ready marks, then bookmark."""
     lake = ctx.settings.lake
+    metrics.newest_ingested_at = selection.newest_ingested_at()
     touched = selection.chosen or repaired.written or expired.dts
     tables: tuple[Table, ...] = (QUARANTINE,) if touched else ()
     dts = {QUARANTINE.name: tuple(sorted({*quarantine.written, *repaired.written}))}

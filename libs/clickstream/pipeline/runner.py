@@ -12,11 +12,11 @@ from pyspark.sql import SparkSession
 
 from clickstream import delta_lake, file_ops, fs
 from clickstream.catalog import register_tables
-from clickstream.config import ConfigError, Settings
+from clickstream.config import Settings
 from clickstream.lake_rules import check_rules
 from clickstream.leases import Leases, acquire_all, check_free
 from clickstream.local_modes import protect_local_lake
-from clickstream.pipeline import JOB_NAMES, WRITES, leases_of
+from clickstream.pipeline import JOB_NAMES, WRITES, leases_of, resolve_jobs
 from clickstream.pipeline.context import Inputs, JobContext, JobOutcome
 from clickstream.pipeline.run_records import (
     SUCCEEDED,
@@ -27,18 +27,11 @@ from clickstream.pipeline.run_records import (
     record_run,
 )
 from clickstream.promoted_fields import check_promoted
+from clickstream.run_metrics import publish_job_metrics
 from clickstream.spark import catalog_dir, get_spark
 from clickstream.state_store import StateStore, store_for
 from clickstream.tables import all_tables
 from clickstream.writer import format_of
-
-
-def resolve_jobs(names: Sequence[str]) -> list[str]:
-    """The named jobs in pipeline order (all when none is named); unknown names fail fast."""
-    unknown = [n for n in names if n not in JOB_NAMES]
-    if unknown:
-        raise ConfigError(f"unknown job(s) {', '.join(unknown)}; jobs are: {', '.join(JOB_NAMES)}")
-    return [n for n in JOB_NAMES if not names or n in names]
 
 
 def run_job(ctx: JobContext, name: str, leases: Leases | None = None) -> JobOutcome:
@@ -153,6 +146,7 @@ def run_pipeline(
             seconds = round(time.perf_counter() - t, 2)
             results[name] = {"seconds": seconds, **outcome.metrics}
             echo(f"  done in {seconds:.1f}s")
+            publish_job_metrics(settings, name, results[name], warn=echo)
     except Exception as exc:
         summary = _summary(settings, run_id, started, t0, results)
         _record_failure(store, failed_record(summary, current, exc, store), echo)
@@ -184,6 +178,7 @@ def record_job_run(
         _record_failure(store, failed_record(summary, job, exc, store), echo)
         raise
     results = {job: {"seconds": round(time.perf_counter() - t0, 2), **outcome.metrics}}
+    publish_job_metrics(settings, job, results[job], warn=echo)
     summary = {**_summary(settings, run_id, started, t0, results), "status": SUCCEEDED}
     record_run(store, summary)
     prune_runs(store, started - timedelta(days=settings.state_retention_days))

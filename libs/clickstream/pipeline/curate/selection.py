@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from clickstream.bookmarks import HourWindow
 from clickstream.pipeline.context import JobContext
@@ -16,12 +17,14 @@ from clickstream.raw_objects import (
     RawObject,
     find_raw_objects,
     hour_of,
+    ingested_at_ms,
     list_raw_objects,
     qualified_root,
 )
 from clickstream.transforms.dates import shift_dt
 
 SOURCE = "raw_clickstream"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,16 @@ class RawSelection:
     @property
     def available(self) -> int:
         return len(self.objects)
+
+    def newest_ingested_at(self) -> str | None:
+        """The newest arrival time among the objects listed (each is curated by now, in this
+        run or an earlier one), as UTC ISO-8601; None when none is listed."""
+        newest = max(
+            (ingested_at_ms(o.path, o.modified_ms) for o in self.objects.values()), default=None
+        )
+        if newest is None:
+            return None
+        return (EPOCH + timedelta(milliseconds=newest)).isoformat(timespec="seconds")
 
 
 def select_raw_objects(ctx: JobContext, job: str) -> RawSelection:
