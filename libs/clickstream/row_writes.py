@@ -126,14 +126,19 @@ def _delta(
     spark = new.sparkSession
     columns = table_schema(table).names
     obs = Observation(f"{table.name}_added")
-    rows = clustered(conform(new, table), table.cluster_by).observe(
-        obs, F.count(F.lit(1)).alias("rows"), dts_metric(), *metrics
-    )
+    rows = conform(new, table).observe(obs, F.count(F.lit(1)).alias("rows"), dts_metric(), *metrics)
     exists = is_delta(spark, path)
     if exists:
         _evolve_schema(spark, path, table)
     if not touched_dts or not exists:
-        writer = rows.write.format("delta").mode("append").option("mergeSchema", "true")
+        # Sorted by user only where the rows reach files as they are: a MERGE re-partitions
+        # its source, so sorting that would be work thrown away.
+        writer = (
+            clustered(rows, table.cluster_by)
+            .write.format("delta")
+            .mode("append")
+            .option("mergeSchema", "true")
+        )
         writer.partitionBy(PARTITION_COLUMN).save(path)
         removed = 0
         cost = None

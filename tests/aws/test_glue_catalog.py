@@ -226,16 +226,20 @@ def test_projection_of_a_table_without_data_starts_yesterday_in_utc(settings: Se
     assert default_projection_start(dt.date(2026, 3, 1)) == "2026-02-28"
 
 
+def _events_projected_from(settings: Settings, first_dt: str) -> Any:
+    """A Glue client, with the databases deployed and events projected from first_dt."""
+    glue = boto3.client("glue")
+    for database in database_inputs(settings):
+        ensure_database(glue, database)
+    ensure_table(glue, settings.database, curated_table_input(settings, EVENTS, first_dt=first_dt))
+    return glue
+
+
 def test_a_run_registering_a_date_before_the_projection_start_moves_the_start_back(
     settings: Settings, moto: str
 ) -> None:
     # GIVEN events deployed with its projection starting 2026-03-05, and its other parameters
-    glue = boto3.client("glue")
-    for database in database_inputs(settings):
-        ensure_database(glue, database)
-    ensure_table(
-        glue, settings.database, curated_table_input(settings, EVENTS, first_dt="2026-03-05")
-    )
+    glue = _events_projected_from(settings, "2026-03-05")
     # WHEN a run registers 2026-03-03 (a late event) and then 2026-03-04
     register_partitions(settings, EVENTS, ["2026-03-03", "2026-03-06"])
     register_partitions(settings, EVENTS, ["2026-03-04"])
@@ -398,12 +402,7 @@ def test_a_role_that_may_not_move_the_projection_back_fails_naming_the_permissio
 
     from clickstream.aws.glue_catalog import CatalogAccessError
 
-    glue = boto3.client("glue")
-    for database in database_inputs(settings):
-        ensure_database(glue, database)
-    ensure_table(
-        glue, settings.database, curated_table_input(settings, EVENTS, first_dt="2026-03-05")
-    )
+    glue = _events_projected_from(settings, "2026-03-05")
 
     def deny_updates(model: Any, **_: Any) -> None:
         if model.name == "UpdateTable":
