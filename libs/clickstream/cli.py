@@ -12,6 +12,7 @@ from types import ModuleType
 
 from clickstream.config import ConfigError, Settings, load_settings
 from clickstream.config_args import add_env_args
+from clickstream.dq_rules import DQ_EXIT, DataQualityFailed
 from clickstream.pipeline import JOB_NAMES
 
 
@@ -273,6 +274,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ToolsNotInstalled as exc:
         print(f"clickstream: {exc}", file=sys.stderr)
         return 2
+    except DataQualityFailed as exc:  # the data is committed; the failed run is the alarm
+        print(f"clickstream: {exc}", file=sys.stderr)
+        return DQ_EXIT
     except Exception as exc:  # an AWS or packaging failure: one line, not a traceback
         if type(exc).__module__.split(".")[0] not in ("botocore", "boto3", "clickstream"):
             raise

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from clickstream.dq_rules import parse_rules
+
 BOOKMARK_OPTIONS = ("job-bookmark-enable", "job-bookmark-disable", "job-bookmark-pause")
 CATALOGS = ("hive", "glue", "none")
 TITLES_SOURCES = ("csv", "dms", "jdbc")
@@ -145,12 +147,37 @@ def _merge(values: dict[str, Any], layer: Mapping[str, Any], source: str) -> Non
         if key not in values:
             known = ", ".join(sorted(values))
             raise ConfigError(f"{source}: unknown key {key!r}; known keys: {known}")
-        if isinstance(values[key], dict):
+        if key == "dq_rules":
+            values[key] = _merged_rules(values[key], value, source)
+        elif isinstance(values[key], dict):
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{source}: {key} must be a mapping")
             values[key] = {**values[key], **{str(k): str(v) for k, v in value.items()}}
         else:
             values[key] = value
+
+
+def _merged_rules(rules: Mapping[str, Any], layer: Any, source: str) -> dict[str, Any]:
+    """dq_rules merged field by field: a layer may set one rule's threshold or action alone
+    (`--set dq_rules.volume_drop_max.action=fail` arrives as {"volume_drop_max.action": ...})."""
+    if not isinstance(layer, Mapping):
+        raise ConfigError(f"{source}: dq_rules must be a mapping of rule: {{threshold, action}}")
+    merged = {str(k): dict(v) if isinstance(v, Mapping) else v for k, v in rules.items()}
+    for key, value in layer.items():
+        rule, dot, name = str(key).partition(".")
+        spec = merged.get(rule)
+        spec = dict(spec) if isinstance(spec, Mapping) else {}
+        if dot:
+            spec[name] = value
+        elif isinstance(value, Mapping):
+            spec.update(value)
+        else:
+            raise ConfigError(
+                f"{source}: dq_rules.{rule} must be a mapping, e.g. {{threshold: 5, action: warn}}"
+                f", or set one field: --set dq_rules.{rule}.threshold=5"
+            )
+        merged[rule] = spec
+    return merged
 
 
 def _interpolate(values: dict[str, Any]) -> None:
@@ -241,6 +268,19 @@ def _validate_operations(values: dict[str, Any]) -> None:
             f"glue_execution_class=FLEX runs on {' or '.join(FLEX_WORKERS)} workers only, not "
             f"glue_worker_type={values['glue_worker_type']!r}; set glue_worker_type=G.2X or "
             "glue_execution_class=STANDARD"
+        )
+    try:
+        values["dq_rules"] = {
+            name: {"threshold": rule.threshold, "action": rule.action}
+            for name, rule in parse_rules(values["dq_rules"]).items()
+        }
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    topic = values["alerts_topic_arn"]
+    if topic is not None and not _SNS_ARN.fullmatch(str(topic)):
+        raise ConfigError(
+            f"alerts_topic_arn={topic!r}: expected an SNS topic ARN, e.g. "
+            "arn:aws:sns:us-east-1:123456789012:oncall, or null to create clickstream-<env>-alerts"
         )
     if not isinstance(values["glue_job_run_queuing"], bool):
         raise ConfigError(
@@ -435,6 +475,7 @@ def _validate_privacy(values: dict[str, Any]) -> None:
 
 # Where run figures go (clickstream.run_metrics), and what a CloudWatch namespace may hold.
 METRICS = ("cloudwatch", "none")
+_SNS_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}")
 GLUE_EXECUTION_CLASSES = ("STANDARD", "FLEX")
 FLEX_WORKERS = ("G.1X", "G.2X")  # Glue's flexible execution class takes these worker types
 _NAMESPACE = re.compile(r"[A-Za-z0-9.\-_/#: ]{1,255}")

@@ -66,6 +66,11 @@ def metric_data(
             else 0.0
         )
         data.append(datum("quarantine_rate", rate, "Percent"))
+    results = figures.get("dq") or []
+    if results:  # alarms: any failed `fail` rule, any warning
+        statuses = [r.get("status") for r in results]
+        data.append(datum("dq_failures", statuses.count("fail"), "Count"))
+        data.append(datum("dq_warnings", statuses.count("warn"), "Count"))
     newest = figures.get("newest_ingested_at")
     if newest:
         lag = (at - datetime.fromisoformat(str(newest))).total_seconds()

@@ -188,6 +188,25 @@ QUARANTINE_TITLES = Table(
     "they broke; ingested_at = the file's modification time",
 )
 
+DQ_RESULTS = Table(
+    "dq_results",
+    "curated/dq_results",
+    _schema(
+        ("run_id", StringType(), False),
+        ("job", StringType(), False),
+        ("rule", StringType(), False),
+        ("action", StringType(), False),
+        ("status", StringType(), False),
+        ("value", DoubleType(), True),
+        ("threshold", DoubleType(), True),
+        ("observed", LongType(), True),
+        ("detail", StringType(), False),
+        ("evaluated_at", TimestampType(), False),
+    ),
+    description="One row per data-quality rule and run (pass, warn, fail, skip); dt = UTC date "
+    "of evaluated_at",
+)
+
 CURATED_TABLES = (
     EVENTS,
     SESSIONS,
@@ -196,6 +215,7 @@ CURATED_TABLES = (
     TITLES_HISTORY,
     USER_ACTIVITY,
     USERS,
+    DQ_RESULTS,
 )
 # Tables written as Delta Lake tables with table_format: delta (titles stays Parquet).
 DELTA_CAPABLE = frozenset(

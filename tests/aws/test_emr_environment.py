@@ -255,6 +255,11 @@ def test_emr_steps_run_in_order_with_the_archive_and_stop_the_chain_on_failure(
             "spark.pyspark.python=./environment/bin/python",
             "--conf",
             "spark.yarn.appMasterEnv.PYSPARK_PYTHON=./environment/bin/python",
+            # event logs beside the Glue jobs' (issue 28 item 4)
+            "--conf",
+            "spark.eventLog.enabled=true",
+            "--conf",
+            "spark.eventLog.dir=s3://clickstream-artifacts/releases/spark-event-logs/dev/",
             "--files",
             f"{RELEASE}/conf/base.yaml,{RELEASE}/conf/dev.yaml",
             f"{RELEASE}/jobs/{job}.py",

@@ -67,6 +67,12 @@ def test_a_run_publishes_each_jobs_figures_and_status_reads_the_run_back(
     (lag,) = values("freshness_lag_seconds", "curate_events", started)
     newest = datetime(2026, 3, 2, 0, 30, tzinfo=UTC)
     assert (started - newest).total_seconds() <= lag <= (datetime.now(UTC) - newest).total_seconds()
+    # AND the data-quality results are counted for the alarms (the fixture's quarantine rate
+    # is past quarantine_rate_max's 5%: a warning)
+    statuses = [r["status"] for r in curate["dq"]]
+    assert "warn" in statuses
+    assert values("dq_warnings", "curate_events", started) == [statuses.count("warn")]
+    assert values("dq_failures", "curate_events", started) == [0]
     # AND every job published its seconds
     for job in JOB_NAMES:
         assert len(values("seconds", job, started)) == 1, job

@@ -36,6 +36,14 @@ from typing import Any
 import clickstream
 from clickstream import delta_lake
 from clickstream.aws import client, split_s3_uri
+from clickstream.aws.alerts import (
+    alarm_definitions,
+    ensure_alarm,
+    ensure_rule,
+    ensure_topic,
+    rule_definitions,
+    topic_name,
+)
 from clickstream.aws.glue_catalog import (
     catalog_tables,
     database_inputs,
@@ -398,6 +406,12 @@ def emr_step(targets: DeployTargets, uris: Mapping[str, str], job: str) -> dict[
                 f"spark.pyspark.python={python}",
                 "--conf",
                 f"spark.yarn.appMasterEnv.PYSPARK_PYTHON={python}",
+                # Spark's event logs where the Glue jobs write theirs (a Spark history server
+                # reads both): EMR's EMRFS writes s3:// directly.
+                "--conf",
+                "spark.eventLog.enabled=true",
+                "--conf",
+                f"spark.eventLog.dir={targets.spark_event_logs_uri}",
                 "--files",
                 uris["conf"],
                 *emr_jar_args(targets, uris),
@@ -484,6 +498,39 @@ def _check_bucket(s3: Any, uri: str, key: str) -> None:
             f"{key}={uri}: bucket {bucket} is not reachable ({error_code(exc)}); "
             "create it or fix the URI"
         ) from exc
+
+
+def _deploy_alerts(
+    settings: Settings,
+    targets: DeployTargets,
+    record: Callable[..., None],
+    session: Any,
+    *,
+    dry_run: bool,
+) -> None:
+    """The alerts topic, the EventBridge rules on failed Glue jobs and EMR steps, the alarms
+    (clickstream.aws.alerts)."""
+    sns = events = cloudwatch = None
+    if not dry_run:
+        sns = client("sns", settings, session)
+        events = client("events", settings, session)
+        cloudwatch = client("cloudwatch", settings, session)
+    if dry_run:
+        topic, status = settings.alerts_topic_arn or topic_name(targets.env), "planned"
+    else:
+        topic, status = ensure_topic(sns, targets.env, settings.alerts_topic_arn)
+    record("topic", topic, status, "alerts: EventBridge rules and alarms publish here")
+    glue_jobs = [glue_job_name(targets.env, job) for job in targets.glue_jobs]
+    steps = [glue_job_name(targets.env, job) for job in JOB_NAMES]
+    for rule in rule_definitions(targets.env, glue_jobs, steps):
+        status = "planned" if dry_run else ensure_rule(events, rule, topic)
+        record("event-rule", rule["Name"], status, rule["Description"])
+    if settings.metrics != "cloudwatch":
+        record("alarm", f"clickstream-{targets.env}-*", "skipped", "metrics=none: no figures")
+        return
+    for alarm in alarm_definitions(settings, topic):
+        status = "planned" if dry_run else ensure_alarm(cloudwatch, alarm)
+        record("alarm", alarm["AlarmName"], status, alarm["AlarmDescription"])
 
 
 def deploy(
@@ -593,6 +640,8 @@ def deploy(
     for trigger in triggers:
         status = "planned" if dry_run else ensure_trigger(glue, trigger)
         record("trigger", trigger["Name"], status, trigger["Description"])
+
+    _deploy_alerts(settings, targets, record, session, dry_run=dry_run)
 
     if emr_cluster_id:
         if targets.titles_source == "jdbc" and not uris["jdbc_driver"]:

@@ -312,6 +312,7 @@ def deployer(settings: Settings) -> dict[str, Any]:
             [f"arn:aws:elasticmapreduce:{scope.region}:{scope.account}:cluster/*"],
         ),
     ]
+    statements += _alerts_statements(settings, scope)
     if settings.kms_key_arn:
         statements.append(
             _statement(
@@ -329,6 +330,44 @@ def deployer(settings: Settings) -> dict[str, Any]:
             )
         )
     return _document(statements)
+
+
+def _alerts_statements(settings: Settings, scope: _Scope) -> list[dict[str, Any]]:
+    """Deploy's alerts (clickstream.aws.alerts): its topic, its EventBridge rules, its alarms."""
+    prefix = f"{scope.region}:{scope.account}"
+    statements = []
+    if not settings.alerts_topic_arn:
+        statements += [
+            # ListTopics has no resource-level permissions in IAM.
+            _statement("FindAlertsTopic", ["sns:ListTopics"], "*"),
+            _statement(
+                "AlertsTopic",
+                ["sns:CreateTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes"],
+                [f"arn:aws:sns:{prefix}:clickstream-{scope.env}-alerts"],
+            ),
+        ]
+    statements.append(
+        _statement(
+            "AlertRules",
+            [
+                "events:DescribeRule",
+                "events:PutRule",
+                "events:ListTargetsByRule",
+                "events:PutTargets",
+                "events:RemoveTargets",
+            ],
+            [f"arn:aws:events:{prefix}:rule/clickstream-{scope.env}-*"],
+        )
+    )
+    if settings.metrics == "cloudwatch":
+        statements.append(
+            _statement(
+                "Alarms",
+                ["cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm"],
+                [f"arn:aws:cloudwatch:{prefix}:alarm:clickstream-{scope.env}-*"],
+            )
+        )
+    return statements
 
 
 def redshift_role(settings: Settings) -> dict[str, Any]:

@@ -30,7 +30,7 @@ UPSTREAM_JOB: dict[str, str] = {
 # curate_events exclude each other; maintain holds the writers of the tables it compacts).
 WRITES: dict[str, tuple[str, ...]] = {
     "load_titles": ("titles", "titles_history", "quarantine_titles", "events"),
-    "curate_events": ("events", "quarantine_clickstream"),
+    "curate_events": ("events", "quarantine_clickstream", "dq_results"),
     "build_sessions": ("sessions",),
     "daily_active_users": ("daily_active_users", "user_activity", "users"),
 }

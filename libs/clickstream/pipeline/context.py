@@ -62,6 +62,8 @@ class JobContext:
     inputs: Inputs | None = None
     catalog_sync: CatalogSync = field(default_factory=CatalogSync)
     leases: Leases | None = None
+    # The run's id (run_records): data-quality results carry it.
+    run_id: str = ""
 
     def __post_init__(self) -> None:
         if self.inputs is None:

@@ -18,6 +18,8 @@ from clickstream.leases import Leases, acquire_all, check_free
 from clickstream.local_modes import protect_local_lake
 from clickstream.pipeline import JOB_NAMES, WRITES, leases_of, resolve_jobs
 from clickstream.pipeline.context import Inputs, JobContext, JobOutcome
+from clickstream.pipeline.dq_check import JOB as DQ_JOB
+from clickstream.pipeline.dq_check import check_quality, raise_on_failures
 from clickstream.pipeline.run_records import (
     SUCCEEDED,
     error_line,
@@ -60,6 +62,10 @@ def run_job(ctx: JobContext, name: str, leases: Leases | None = None) -> JobOutc
     if leases is not None:
         leases.verify()  # re-read: a run that stalled past its lease never commits
     outcome.commit()
+    if name == DQ_JOB:
+        # Judged once the job's data and bookmark are committed: a failing `fail` rule ends the
+        # run (finish_quality) with correct data.
+        outcome.metrics["dq"] = check_quality(ctx, outcome, ctx.run_id)
     return outcome
 
 
@@ -127,7 +133,7 @@ def run_pipeline(
     current = names[0]
     try:
         spark = spark or get_spark(settings)
-        ctx = JobContext(spark, settings, echo, inputs)
+        ctx = JobContext(spark, settings, echo, inputs, run_id=run_id)
         echo(f"clickstream run {run_id}: env={settings.env} lake={settings.lake}")
         if settings.catalog == "hive" and settings.spark_master:
             echo(f"  catalog: embedded Derby metastore in {catalog_dir(settings)}")
@@ -158,21 +164,23 @@ def run_pipeline(
     record_run(store, summary)
     prune_runs(store, started - timedelta(days=settings.state_retention_days))
     echo(format_summary(summary))
+    raise_on_failures(results)
     return summary
 
 
 def record_job_run(
     settings: Settings,
     job: str,
-    run: Callable[[], JobOutcome],
+    run: Callable[[str], JobOutcome],
     echo: Callable[[str], None] = print,
 ) -> JobOutcome:
-    """Run one job outside run_pipeline (a Glue job run), recording the run as run_pipeline does."""
+    """Run one job outside run_pipeline (a Glue job run: `run` gets the run's id), recording the
+    run as run_pipeline does; DataQualityFailed after the record when a `fail` rule failed."""
     started = datetime.now(UTC)
     run_id, t0 = new_run_id(started), time.perf_counter()
     store = store_for(settings.lake)
     try:
-        outcome = run()
+        outcome = run(run_id)
     except Exception as exc:
         summary = _summary(settings, run_id, started, t0, {})
         _record_failure(store, failed_record(summary, job, exc, store), echo)
@@ -182,6 +190,7 @@ def record_job_run(
     summary = {**_summary(settings, run_id, started, t0, results), "status": SUCCEEDED}
     record_run(store, summary)
     prune_runs(store, started - timedelta(days=settings.state_retention_days))
+    raise_on_failures(results)
     return outcome
 
 

@@ -200,6 +200,11 @@ def format_status(status: LakeStatus) -> str:
             lines.append(f"    error: {run.error}")
         if _figures(run.figures):
             lines.append(f"    {_figures(run.figures)}")
+        for result in run.figures.get("dq") or []:
+            lines.append(
+                f"    data quality: {result.get('rule')} {result.get('status')}: "
+                f"{result.get('detail')}"
+            )
     lines.append("bookmarks:")
     for job, doc in status.bookmarks.items():
         processed = len(doc.get("processed", {}))  # type: ignore[arg-type]

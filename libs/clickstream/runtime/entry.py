@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from clickstream.config import ConfigError, load_settings
 from clickstream.config_args import add_env_args
+from clickstream.dq_rules import DQ_EXIT, DataQualityFailed
 from clickstream.pipeline import JOB_NAMES, PIPELINE
 
 GLUE_MARKER = "--JOB_NAME"
@@ -63,4 +64,7 @@ def run_spark_job(job: str, argv: Sequence[str]) -> int:
     except CatalogAccessError as exc:
         print(f"{job}: {exc}", file=sys.stderr)
         return 1
+    except DataQualityFailed as exc:  # every job's data is committed; the failed step alerts
+        print(f"{job}: {exc}", file=sys.stderr)
+        return DQ_EXIT
     return 0

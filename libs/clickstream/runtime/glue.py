@@ -31,7 +31,8 @@ from typing import Any
 
 from clickstream.bookmarks import HourWindow
 from clickstream.config import ConfigError, Settings, load_settings
-from clickstream.pipeline.context import BookmarkInputs, JobContext, Selection
+from clickstream.dq_rules import DataQualityFailed
+from clickstream.pipeline.context import BookmarkInputs, JobContext, JobOutcome, Selection
 from clickstream.spark import apply_sql_conf
 
 BOOKMARK_FLAG = "--job-bookmark-option"
@@ -134,7 +135,11 @@ def run_glue_job(job: str, argv: Sequence[str]) -> int:
         glue_job.init(args["JOB_NAME"], args)
         apply_sql_conf(spark, settings)
         inputs = GlueInputs(glue_context, settings)
-        summary = run_pipeline(settings, spark=spark, inputs=inputs)
+        try:
+            summary = run_pipeline(settings, spark=spark, inputs=inputs)
+        except DataQualityFailed:
+            glue_job.commit()  # every job's data is committed: only the alarm remains
+            raise
         glue_job.commit()  # only once every job succeeded
         print(json.dumps({"glue_job": args["JOB_NAME"], **summary["totals"]}, default=str))
         return 0
@@ -151,9 +156,18 @@ def run_glue_job(job: str, argv: Sequence[str]) -> int:
         glue_job.init(args["JOB_NAME"], args)
         apply_sql_conf(spark, settings)
         ctx = JobContext(spark, settings, inputs=GlueInputs(glue_context, settings))
+
         # job.commit() only after run_job returned: an exception reaches Glue without it (the
         # bookmark would otherwise move past inputs whose outputs were never written).
-        outcome = record_job_run(settings, job, lambda: run_job(ctx, job, leases))
+        def run(run_id: str) -> JobOutcome:
+            ctx.run_id = run_id
+            return run_job(ctx, job, leases)
+
+        try:
+            outcome = record_job_run(settings, job, run)
+        except DataQualityFailed:
+            glue_job.commit()  # the data is committed: only the alarm remains
+            raise
         glue_job.commit()
     finally:
         leases.release()
