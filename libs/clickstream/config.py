@@ -18,13 +18,16 @@ CATALOGS = ("hive", "glue", "none")
 TITLES_SOURCES = ("csv", "dms", "jdbc")
 TABLE_FORMATS = ("parquet", "delta")
 _REF = re.compile(r"\$\{([a-z_]+)\}")
-# Whole-number keys that null turns off (--set KEY=null).
+# Keys null turns off or leaves unset (--set KEY=null): whole numbers, and strings whose default
+# is a value (every key whose base.yaml default is null takes null too).
 NULLABLE_KEYS = frozenset(
     {
         "event_time_max_future_minutes",
         "event_time_max_age_days",
         "compact_after_files",
         "quarantine_retention_days",
+        "spark_master",
+        "glue_workflow_schedule",
     }
 )
 _NULLS = ("null", "None", "~")
@@ -120,7 +123,7 @@ def _parse_override(item: str) -> tuple[str, str]:
 
 def _coerce(key: str, raw: Any, default: Any) -> Any:
     """Convert a --set string to the type of the key's default (null for a nullable key)."""
-    if key in NULLABLE_KEYS and raw in _NULLS:
+    if (key in NULLABLE_KEYS or default is None) and raw in _NULLS:
         return None
     if isinstance(default, list) and isinstance(raw, str):
         # A list key from --set: comma-separated (an empty value or [] is the empty list).

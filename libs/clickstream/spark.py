@@ -10,7 +10,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from clickstream import delta_lake, jars
-from clickstream.config import Settings
+from clickstream.config import ConfigError, Settings
 from clickstream.jvm_archive import with_archive
 
 # Settings the output contract depends on; applied to new and existing sessions alike.
@@ -147,12 +147,19 @@ def s3a_conf(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     return conf
 
 
+def launched_by_spark_submit() -> bool:
+    """Whether spark-submit started this Python process (its JVM and master exist already)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
 def local_session(app_name: str, conf: dict[str, str], master: str = "local[2]") -> SparkSession:
     """A local SparkSession tuned for speed on small machines."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    builder = SparkSession.builder.master(master).appName(app_name)
+    builder = SparkSession.builder.appName(app_name)
+    if not launched_by_spark_submit():
+        builder = builder.master(master)
     settings = {**LOCAL_CONF, **SQL_CONF, **conf}
     java_options = settings.get("spark.driver.extraJavaOptions", "")
     settings["spark.driver.extraJavaOptions"] = with_archive(java_options)
@@ -182,6 +189,14 @@ def get_spark(settings: Settings, app_name: str = "clickstream") -> SparkSession
                 f"{extra} -Dderby.system.home={catalog_dir(settings)}"
             )
         spark = local_session(app_name, conf, settings.spark_master)
+        master = spark.sparkContext.master
+        if launched_by_spark_submit() and master != settings.spark_master:
+            # An EMR step (or any spark-submit) keeps its own master: a local-style config would
+            # otherwise run the whole job on the driver alone, and pass.
+            print(
+                f"spark_master={settings.spark_master} not applied: spark-submit started this "
+                f"application with master {master}"
+            )
     elif spark is None:
         builder = SparkSession.builder.appName(app_name)
         if settings.catalog == "glue":
@@ -209,6 +224,23 @@ def apply_sql_conf(spark: SparkSession, settings: Settings | None = None) -> Non
     conf = {**SQL_CONF, **(file_sizing_conf(settings) if settings else {})}
     for key, value in conf.items():
         spark.conf.set(key, value)
+    if settings is not None and not settings.spark_master:
+        apply_spark_conf(spark, settings)
+
+
+def apply_spark_conf(spark: SparkSession, settings: Settings) -> None:
+    """spark_conf on a session the platform started (Glue, EMR): a runtime SQL setting is set; a
+    static one the session does not already hold fails, naming where to set it at launch."""
+    for key, value in settings.spark_conf.items():
+        if spark.conf.isModifiable(key):
+            spark.conf.set(key, str(value))
+        elif spark.conf.get(key, None) != str(value):
+            raise ConfigError(
+                f"spark_conf.{key}={value}: a static Spark setting, fixed when the session "
+                "started, and Glue or EMR started this one; set it at launch instead (Glue: the "
+                f"job parameter --conf {key}={value}; EMR: spark-submit --conf {key}={value}) or "
+                f"remove spark_conf.{key}"
+            )
 
 
 def file_sizing_conf(settings: Settings) -> dict[str, str]:
