@@ -35,11 +35,13 @@ from pyspark.sql.types import (
 from clickstream import jars
 from clickstream.spark import (
     DELTA_CONF,
+    ICEBERG_CONF,
     LONG_SESSION_JAVA_OPTIONS,
     SHORT_RUN_SQL_CONF,
     jars_conf,
     local_session,
     metastore_conf,
+    with_extensions,
 )
 from tests.aws_env import isolate_aws_env
 from tests.moto_server import running_moto_server
@@ -73,9 +75,9 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     conf = {
         **metastore_conf(catalog),
         **SHORT_RUN_SQL_CONF,
-        **jars_conf(*jars.S3A, *jars.DELTA, *jars.POSTGRESQL),
-        **DELTA_CONF,
+        **jars_conf(*jars.S3A, *jars.DELTA, *jars.ICEBERG, *jars.POSTGRESQL),
     }
+    conf = with_extensions(conf, DELTA_CONF, ICEBERG_CONF)
     conf["spark.driver.extraJavaOptions"] = (
         f"{LONG_SESSION_JAVA_OPTIONS} -Dderby.system.home={catalog}"
     )

@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
-from clickstream import delta_lake, file_ops
+from clickstream import delta_lake, file_ops, iceberg
 from clickstream.row_writes import clustered
 from clickstream.tables import PARTITION_COLUMN, Table
 from clickstream.writer import dt_predicate, table_schema
@@ -67,6 +68,8 @@ def live_files(
     """(path, bytes) of each date's live data files: the folder's files, and for Delta only
     those its log names (a Delta folder also holds files removed by later commits)."""
     wanted = sorted(set(dts))
+    if table_format == "iceberg":
+        return _iceberg_files(spark, path, wanted)
     found = {dt: _files(spark, path, dt) for dt in wanted}
     if table_format != "delta" or not wanted:
         return found
@@ -76,6 +79,23 @@ def live_files(
         dt: [(f, n) for f, n in files if f.rsplit("/", 1)[-1] in names]
         for dt, files in found.items()
     }
+
+
+def _iceberg_files(
+    spark: SparkSession, path: str, dts: Sequence[str]
+) -> dict[str, list[tuple[str, int]]]:
+    """(path, bytes) of each date's live data and delete files, from the table's metadata (a
+    delete file counts: compaction folds it into the data files)."""
+    found: dict[str, list[tuple[str, int]]] = {dt: [] for dt in dts}
+    if not dts or not iceberg.is_iceberg(spark, path):
+        return found
+    files = spark.read.format("iceberg").load(f"{path}#files")
+    files = files.where(F.col(f"partition.{PARTITION_COLUMN}").isin(list(dts)))
+    for row in files.select(
+        f"partition.{PARTITION_COLUMN}", "file_path", "file_size_in_bytes"
+    ).collect():
+        found[row[0]].append((row[1], int(row[2])))
+    return found
 
 
 def crowded_dts(
@@ -127,6 +147,8 @@ def compact(
         return 0
     if table_format == "delta":
         return _compact_delta(spark, table, path, dts)
+    if table_format == "iceberg":
+        return iceberg.compact_dates(spark, lake, table, dts)
     files = [f for dt in dts for f, _ in _files(spark, path, dt)]
     if not files:
         return 0

@@ -19,6 +19,7 @@ INSTALL_HINT = "run `make install` (it copies the jars pinned in jvm/pom.xml int
 # What each feature needs, by artifact id (file name without the version).
 S3A = ("hadoop-aws", "aws-java-sdk-bundle")
 DELTA = ("delta-spark_2.12", "delta-storage")
+ICEBERG = ("iceberg-spark-runtime-3.5_2.12",)
 POSTGRESQL = ("postgresql",)  # the JDBC driver of titles_source: jdbc
 
 

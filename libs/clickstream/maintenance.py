@@ -26,7 +26,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from clickstream import delta_lake, file_ops, fs
+from clickstream import delta_lake, file_ops, fs, iceberg
 from clickstream.compaction import compact, fragmented_dts, recent_dts
 from clickstream.config import Settings
 from clickstream.leases import acquire_all
@@ -55,7 +55,7 @@ def maintained_tables(settings: Settings) -> list[Table]:
     return [
         t
         for t in tables
-        if format_of(t, settings.table_format) == "delta"
+        if format_of(t, settings.table_format) in ("delta", "iceberg")
         or (t.cluster_by and format_of(t, settings.table_format) == "parquet")
     ]
 
@@ -80,6 +80,8 @@ def maintain_table(
     """Compact the table's recently written dates (then vacuum a Delta table); what was done."""
     path = settings.path(table.location)
     since = (now or datetime.now(UTC)) - timedelta(days=settings.maintenance_lookback_days)
+    if format_of(table, settings.table_format) == "iceberg":
+        return _maintain_iceberg(spark, settings, table, path, now or datetime.now(UTC))
     if format_of(table, settings.table_format) != "delta":
         return _maintain_parquet(spark, settings, table, path, since)
     if not is_delta(spark, path):
@@ -107,6 +109,20 @@ def _maintain_parquet(
     fragmented = fragmented_dts(spark, path, dts, settings.target_file_mb * MIB, "parquet")
     compacted = compact(spark, settings.lake, table, path, fragmented, table_format="parquet")
     return {"table": table.name, "dates": dts, "files_compacted": compacted}
+
+
+def _maintain_iceberg(
+    spark: SparkSession, settings: Settings, table: Table, path: str, now: datetime
+) -> dict[str, Any]:
+    """An Iceberg table's dates holding more than one small file (or a delete file) rewritten
+    clustered, then snapshots older than delta_retention_days expired and orphans removed."""
+    if not iceberg.is_iceberg(spark, path):
+        return {"table": table.name, "skipped": "no Iceberg table yet"}
+    dts = sorted(iceberg.live_dts(spark, settings.lake, table))
+    fragmented = fragmented_dts(spark, path, dts, settings.target_file_mb * MIB, "iceberg")
+    compacted = compact(spark, settings.lake, table, path, fragmented, table_format="iceberg")
+    iceberg.expire(spark, settings.lake, table, now - timedelta(days=settings.delta_retention_days))
+    return {"table": table.name, "dates": fragmented, "files_compacted": compacted}
 
 
 def _vacuum(spark: SparkSession, path: str, retention_days: int) -> None:
@@ -169,6 +185,8 @@ def _maintain_all(
             vacuumed = (
                 f"; vacuumed files older than {settings.delta_retention_days} day(s)"
                 if format_of(table, settings.table_format) == "delta"
+                else f"; expired snapshots older than {settings.delta_retention_days} day(s)"
+                if format_of(table, settings.table_format) == "iceberg"
                 else ""
             )
             echo(

@@ -8,6 +8,9 @@ changed row rewritten, nothing else touched.
 - Delta: an append commit when no stored row changes; otherwise one MERGE (copy-on-write: the
   files holding a matched row are rewritten in the same commit). Deletion vectors are not used:
   the symlink manifests Redshift Spectrum reads list files, and would show a deleted row again.
+- Iceberg: an append snapshot, or one MERGE written merge-on-read: the new and changed rows go to
+  new data files and the stored copies are masked by position deletes, so no stored data file is
+  rewritten (Athena and Redshift both read v2 position deletes; compaction folds them in).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from clickstream import delta_lake, file_ops, fs
+from clickstream import delta_lake, file_ops, fs, iceberg
 from clickstream.observe import observed
 from clickstream.tables import PARTITION_COLUMN, Table
 from clickstream.writer import (
@@ -76,6 +79,8 @@ def write_changed_rows(
     over the written rows (new rows, for Delta)."""
     if table_format == "delta":
         return _delta(table, path, new, updated, deleted, key, set_columns, touched_dts, metrics)
+    if table_format == "iceberg":
+        return _iceberg(table, lake, new, updated, deleted, key, set_columns, touched_dts, metrics)
     spark = new.sparkSession
     rows = conform(new, table)
     removed_obs = Observation(f"{table.name}_removed")
@@ -124,7 +129,6 @@ def _delta(
 ) -> tuple[RowsWritten, dict[str, object]]:
     """Delta: one append or one MERGE commit; the manifests of the dates it changed follow."""
     spark = new.sparkSession
-    columns = table_schema(table).names
     obs = Observation(f"{table.name}_added")
     rows = conform(new, table).observe(obs, F.count(F.lit(1)).alias("rows"), dts_metric(), *metrics)
     exists = is_delta(spark, path)
@@ -143,37 +147,10 @@ def _delta(
         removed = 0
         cost = None
     else:
-        counts = {"updated": 0, "deleted": 0}
-        source = rows.withColumn(_OP, F.lit("insert"))
-        nulls = {c: F.lit(None).cast(table_schema(table)[c].dataType) for c in columns}
-        for name, frame, kept in (
-            ("update", updated, (key, *set_columns)),
-            ("delete", deleted, (key,)),
-        ):
-            source = source.unionByName(
-                frame.select(
-                    *(F.col(c) if c in kept else nulls[c].alias(c) for c in columns),
-                    F.lit(name).alias(_OP),
-                )
-            )
-        counts["deleted"] = deleted.count()
-        view = f"_changes_{uuid.uuid4().hex[:8]}"
-        source.createOrReplaceTempView(view)
-        target = f"delta.`{path}`"
-        assignments = ", ".join(f"t.{c} = s.{c}" for c in set_columns)
-        names = ", ".join(columns)
-        values = ", ".join(f"s.{c}" for c in columns)
-        try:
-            spark.sql(
-                f"MERGE INTO {target} AS t USING {view} AS s "
-                f"ON t.{key} = s.{key} AND s.{_OP} <> 'insert' AND t.{dt_predicate(touched_dts)} "
-                f"WHEN MATCHED AND s.{_OP} = 'delete' THEN DELETE "
-                f"WHEN MATCHED AND s.{_OP} = 'update' THEN UPDATE SET {assignments} "
-                f"WHEN NOT MATCHED AND s.{_OP} = 'insert' THEN INSERT ({names}) VALUES ({values})"
-            )
-        finally:
-            spark.catalog.dropTempView(view)
-        removed = counts["deleted"]
+        _merge(
+            spark, f"delta.`{path}`", table, rows, updated, deleted, key, set_columns, touched_dts
+        )
+        removed = deleted.count()
         cost = _merge_cost(spark, path)
     delta_lake.refresh_manifests(spark, path, hooked=True, partitioned=table.partitioned)
     if touched_dts and exists:
@@ -193,6 +170,90 @@ def _delta(
     written = sorted((set(added) | set(touched_dts)) - set(emptied))
     rows_added = int(seen["rows"])
     rows_written, files_replaced = cost if cost is not None else (rows_added, 0)
+    return RowsWritten(rows_added, removed, written, emptied, rows_written, files_replaced), seen
+
+
+def _merge(
+    spark: SparkSession,
+    target: str,
+    table: Table,
+    rows: DataFrame,
+    updated: DataFrame,
+    deleted: DataFrame,
+    key: str,
+    set_columns: Sequence[str],
+    touched_dts: Sequence[str],
+) -> None:
+    """One MERGE into target (a Delta path or an Iceberg identifier): rows inserted, updated's
+    set_columns set on the stored rows of their key, deleted's stored rows removed."""
+    columns = table_schema(table).names
+    source = rows.withColumn(_OP, F.lit("insert"))
+    nulls = {c: F.lit(None).cast(table_schema(table)[c].dataType) for c in columns}
+    for name, frame, kept in (
+        ("update", updated, (key, *set_columns)),
+        ("delete", deleted, (key,)),
+    ):
+        source = source.unionByName(
+            frame.select(
+                *(F.col(c) if c in kept else nulls[c].alias(c) for c in columns),
+                F.lit(name).alias(_OP),
+            )
+        )
+    view = f"_changes_{uuid.uuid4().hex[:8]}"
+    source.createOrReplaceTempView(view)
+    assignments = ", ".join(f"t.{c} = s.{c}" for c in set_columns)
+    names = ", ".join(columns)
+    values = ", ".join(f"s.{c}" for c in columns)
+    try:
+        spark.sql(
+            f"MERGE INTO {target} AS t USING {view} AS s "
+            f"ON t.{key} = s.{key} AND s.{_OP} <> 'insert' AND t.{dt_predicate(touched_dts)} "
+            f"WHEN MATCHED AND s.{_OP} = 'delete' THEN DELETE "
+            f"WHEN MATCHED AND s.{_OP} = 'update' THEN UPDATE SET {assignments} "
+            f"WHEN NOT MATCHED AND s.{_OP} = 'insert' THEN INSERT ({names}) VALUES ({values})"
+        )
+    finally:
+        spark.catalog.dropTempView(view)
+
+
+def _iceberg(
+    table: Table,
+    lake: str,
+    new: DataFrame,
+    updated: DataFrame,
+    deleted: DataFrame,
+    key: str,
+    set_columns: Sequence[str],
+    touched_dts: Sequence[str],
+    metrics: Sequence[Column],
+) -> tuple[RowsWritten, dict[str, object]]:
+    """Iceberg: one append, or one merge-on-read MERGE that writes the new and changed rows and
+    position deletes, rewriting no stored data file."""
+    spark = new.sparkSession
+    rows = conform(new, table)
+    ident = iceberg.ensure_table(spark, lake, table, rows.schema)
+    exists = bool(touched_dts) and bool(iceberg.live_dts(spark, lake, table))
+    if not exists:
+        obs = Observation(f"{table.name}_added")
+        observed_rows = clustered(rows, table.cluster_by).observe(
+            obs, F.count(F.lit(1)).alias("rows"), dts_metric(), *metrics
+        )
+        observed_rows.writeTo(ident).append()
+        seen, added, removed = observed(obs), observed_dts(obs), 0
+    else:
+        # Counted before the MERGE: deleted reads the stored rows, which the MERGE replaces.
+        removed = deleted.count()
+        _merge(spark, ident, table, rows, updated, deleted, key, set_columns, touched_dts)
+        metric = rows.agg(F.count(F.lit(1)).alias("rows"), dts_metric(), *metrics).first()
+        seen = metric.asDict() if metric is not None else {}
+        added = seen["dts"].split(",") if seen.get("dts") else []
+    summary = iceberg.last_snapshot_summary(spark, lake, table) if exists else {}
+    live = iceberg.live_dts(spark, lake, table) if exists else set()
+    emptied = sorted(set(touched_dts) - live) if exists else []
+    written = sorted((set(added) | set(touched_dts)) - set(emptied))
+    rows_added = int(seen["rows"])
+    rows_written = int(summary.get("added-records", rows_added)) if exists else rows_added
+    files_replaced = int(summary.get("deleted-data-files", 0)) if exists else 0
     return RowsWritten(rows_added, removed, written, emptied, rows_written, files_replaced), seen
 
 

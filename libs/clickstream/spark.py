@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from clickstream import delta_lake, jars
+from clickstream import delta_lake, iceberg, jars
 from clickstream.config import ConfigError, Settings
 from clickstream.jvm_archive import with_archive
 
@@ -97,6 +97,21 @@ def metastore_conf(catalog_dir: str) -> dict[str, str]:
 # Local sessions replay a Delta log in 2 tasks (Delta's default, 50, suits clusters: on 2 cores
 # every read of a small table paid for 50 tasks).
 DELTA_CONF = {**delta_lake.SESSION_CONF, "spark.databricks.delta.snapshotPartitions": "2"}
+# Iceberg's SQL extension (MERGE, DELETE and the maintenance procedures on Iceberg tables); the
+# lake's catalog is registered when first used (clickstream.iceberg.ensure_catalog).
+ICEBERG_CONF = {"spark.sql.extensions": iceberg.EXTENSIONS}
+
+
+def with_extensions(conf: Mapping[str, str], *extra: Mapping[str, str]) -> dict[str, str]:
+    """conf updated with extra, spark.sql.extensions joined rather than replaced."""
+    merged = dict(conf)
+    for more in extra:
+        for key, value in more.items():
+            if key == "spark.sql.extensions" and merged.get(key):
+                merged[key] = f"{merged[key]},{value}"
+            else:
+                merged[key] = value
+    return merged
 
 
 def jars_conf(*artifacts: str) -> dict[str, str]:
@@ -180,6 +195,8 @@ def get_spark(settings: Settings, app_name: str = "clickstream") -> SparkSession
             conf.update({f"spark.hadoop.{k}": v for k, v in s3a_conf().items()})
         if settings.table_format == "delta":
             conf.update(DELTA_CONF)
+        if settings.table_format == "iceberg":
+            conf = with_extensions(conf, ICEBERG_CONF)
         if settings.catalog == "hive":
             conf.update(metastore_conf(catalog_dir(settings)))
             extra = conf.get(
@@ -264,6 +281,8 @@ def local_jars_conf(settings: Settings) -> dict[str, str]:
         needed += jars.S3A
     if settings.table_format == "delta":
         needed += jars.DELTA
+    if settings.table_format == "iceberg":
+        needed += jars.ICEBERG
     if settings.titles_source == "jdbc":
         needed += jars.POSTGRESQL
     return jars_conf(*needed) if needed else {}

@@ -15,7 +15,7 @@ from pyspark.sql import Column, DataFrame, DataFrameWriter, Observation, SparkSe
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from clickstream import delta_lake, fs
+from clickstream import delta_lake, fs, iceberg
 from clickstream.observe import observed
 from clickstream.tables import DELTA_CAPABLE, PARTITION_COLUMN, Table
 
@@ -68,11 +68,14 @@ def write_table(
     out = conform(df, table)
     path = f"{lake}/{table.location}"
     table_format = format_of(table, table_format)
-    if table_format == "delta" and table.partitioned:
+    if table_format in ("delta", "iceberg") and table.partitioned:
         if dts is None:
-            raise ValueError(f"{table.name}: a Delta write names the dates it replaces (dts)")
+            raise ValueError(f"{table.name}: a {table_format} write names the dates it replaces")
         if not dts:
             return
+    if table_format == "iceberg":
+        iceberg.replace_dates(out, lake, table, dts or ())
+        return
     if not table.partitioned:
         _save(spark, out.coalesce(1).write, path, table, table_format, dts)
         return
@@ -96,7 +99,7 @@ def _save(
         writer.mode("overwrite").parquet(path)
         return
     if table_format != "delta":
-        raise ValueError(f"table_format={table_format!r}: use parquet or delta")
+        raise ValueError(f"table_format={table_format!r}: use parquet, delta or iceberg")
     # mergeSchema: columns added since the table was created (events.properties, a promoted
     # field) are added to the table's schema; rows are conformed to the table, so nothing else is.
     writer = writer.format("delta").mode("overwrite").option("mergeSchema", "true")
@@ -128,8 +131,9 @@ def read_table(
     schema = table_schema(table)
     if not fs.exists(spark, path):
         return spark.createDataFrame([], schema)
-    if is_delta(spark, path):
-        rows = spark.read.format("delta").load(path)
+    delta = is_delta(spark, path)
+    if delta or iceberg.is_iceberg(spark, path):
+        rows = spark.read.format("delta").load(path) if delta else iceberg.read(spark, lake, table)
         if table.partitioned and dts is not None:
             if not dts:
                 return spark.createDataFrame([], schema)
@@ -169,8 +173,8 @@ def folder_dts(spark: SparkSession, path: str) -> set[str]:
 
 
 def stored_dts(spark: SparkSession, lake: str, table: Table) -> set[str]:
-    """The dates a partitioned table holds: from the Delta log's live files (no Spark job), or
-    the dt folders of a Parquet table."""
+    """The dates a partitioned table holds: from the Delta log's live files (no Spark job), an
+    Iceberg table's partitions metadata, or the dt folders of a Parquet table."""
     path = f"{lake}/{table.location}"
     prefix = f"{PARTITION_COLUMN}="
     if not fs.exists(spark, path):
@@ -180,6 +184,8 @@ def stored_dts(spark: SparkSession, lake: str, table: Table) -> set[str]:
         return {
             part[len(prefix) :] for f in files for part in f.split("/") if part.startswith(prefix)
         }
+    if iceberg.is_iceberg(spark, path):
+        return iceberg.live_dts(spark, lake, table)
     return folder_dts(spark, path)
 
 

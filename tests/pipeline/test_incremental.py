@@ -37,6 +37,7 @@ def event_ids(spark: SparkSession, root: Path, objects: list[Path]) -> set[str]:
     [
         ("seoul_with_repeat_window", "parquet", []),
         ("seoul_with_repeat_window", "delta", []),
+        ("seoul_with_repeat_window", "iceberg", []),
         # every batch's ranges planned by Spark instead of on the driver
         ("seoul_with_repeat_window", "parquet", ["plan_on_driver_max_rows=0"]),
     ],

@@ -161,8 +161,9 @@ def _outside(sessions: DataFrame, scope: Scope, time: str) -> DataFrame:
 
 
 def _replaced_dts(ctx: JobContext, dts: list[str] | None, rows: DataFrame) -> list[str] | None:
-    """The dates a Delta write replaces: dts, or on a full rebuild every date stored or new."""
-    if format_of(SESSIONS, ctx.settings.table_format) != "delta" or dts is not None:
+    """The dates a Delta or Iceberg write replaces: dts, or on a full rebuild every date stored
+    or new."""
+    if format_of(SESSIONS, ctx.settings.table_format) == "parquet" or dts is not None:
         return dts
     new = {r[0] for r in rows.select(PARTITION_COLUMN).distinct().collect()}
     return sorted(new | stored_dts(ctx.spark, ctx.settings.lake, SESSIONS))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from clickstream import delta_lake, fs
+from clickstream import delta_lake, fs, iceberg
 from clickstream.pipeline.context import JobContext
 from clickstream.raw_objects import RawObject, ingested_at_of
 from clickstream.tables import PARTITION_COLUMN, QUARANTINE
@@ -53,9 +53,12 @@ def expire_quarantine(ctx: JobContext, chosen: list[RawObject]) -> Expired:
     rows = read_table(spark, settings.lake, QUARANTINE, gone).count()
     path = settings.path(QUARANTINE.location)
     ctx.guard()
-    if format_of(QUARANTINE, settings.table_format) == "delta":
+    table_format = format_of(QUARANTINE, settings.table_format)
+    if table_format == "delta":
         spark.sql(f"DELETE FROM delta.`{path}` WHERE {dt_predicate(gone)}")
         delta_lake.refresh_manifests(spark, path, partitioned=True)
+    elif table_format == "iceberg":
+        iceberg.delete_dates(spark, settings.lake, QUARANTINE, gone)
     else:
         for dt in gone:
             fs.delete(spark, f"{path}/{PARTITION_COLUMN}={dt}")
