@@ -45,6 +45,8 @@ EXTRAS_REQUIRE = {
         "sqlglot==30.30.0",
         # An independent reader of the Delta tables (delta-rs); 0.25.x works with pyarrow 17.
         "deltalake==0.25.5",
+        # An independent reader of the Iceberg tables (PyIceberg, from their metadata files).
+        "pyiceberg==0.10.0",
         # The query-engine tier's client of the Trino server (tests/trino; make trino fetches it).
         "trino==0.340.0",
         # The IAM policy linter the iam-policy documents are checked with (Duo Labs).

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -153,8 +153,8 @@ def last_snapshot_summary(spark: SparkSession, lake: str, table: Table) -> dict[
 
 def compact_dates(spark: SparkSession, lake: str, table: Table, dts: Sequence[str]) -> int:
     """Rewrite the dates' data files, clustered by table.cluster_by, into files of the table's
-    write.target-file-size-bytes, folding their position deletes in (one commit); the data
-    files rewritten."""
+    write.target-file-size-bytes, folding their position deletes in (a replace snapshot, then
+    one dropping the deletes left dangling; rows never change); the data files rewritten."""
     catalog = ensure_catalog(spark, lake)
     where = f"{PARTITION_COLUMN} in ({', '.join(repr(d) for d in sorted(set(dts)))})"
     order = ", ".join(f"{c} ASC NULLS LAST" for c in table.cluster_by)
@@ -162,22 +162,30 @@ def compact_dates(spark: SparkSession, lake: str, table: Table, dts: Sequence[st
     row = spark.sql(
         f"CALL `{catalog}`.system.rewrite_data_files(table => '{namespace_and_name(table)}', "
         f'{strategy}where => "{where}", options => map('
-        "'rewrite-all', 'true', 'delete-file-threshold', '1'))"
+        "'rewrite-all', 'true', 'delete-file-threshold', '1', 'remove-dangling-deletes', 'true'))"
     ).first()
+    # Position deletes whose data files were just rewritten are dangling: dropped here.
+    spark.sql(
+        f"CALL `{catalog}`.system.rewrite_position_delete_files("
+        f"table => '{namespace_and_name(table)}', where => \"{where}\", "
+        "options => map('rewrite-all', 'true'))"
+    ).collect()
     return int(row["rewritten_data_files_count"]) if row is not None else 0
 
 
 def expire(spark: SparkSession, lake: str, table: Table, older_than: datetime) -> None:
-    """Expire snapshots older than the time (the newest is kept) and remove the files no
-    snapshot references any more, orphans included."""
+    """Expire snapshots older than the time (the newest is kept; their unreferenced files go
+    with them), then remove orphan files (a dead writer's) older than that and than a day: a
+    younger file may belong to a write in progress, which Iceberg's procedure refuses to risk."""
     catalog = ensure_catalog(spark, lake)
     name = namespace_and_name(table)
     stamp = older_than.strftime("%Y-%m-%d %H:%M:%S")
+    orphans = min(older_than, datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
     spark.sql(
         f"CALL `{catalog}`.system.expire_snapshots(table => '{name}', "
         f"older_than => TIMESTAMP '{stamp}', retain_last => 1)"
     ).collect()
     spark.sql(
         f"CALL `{catalog}`.system.remove_orphan_files(table => '{name}', "
-        f"older_than => TIMESTAMP '{stamp}')"
+        f"older_than => TIMESTAMP '{orphans}')"
     ).collect()
