@@ -46,6 +46,9 @@ def test_local_sessions_load_only_the_jars_their_lake_and_format_need() -> None:
     assert all(Path(j).is_file() for j in s3_jars)  # local paths: nothing is fetched
     delta_jars = local_jars_conf(delta)["spark.jars"].split(",")
     assert [Path(j).name.rsplit("-", 1)[0] for j in delta_jars] == list(jars.DELTA)
+    ice = load_settings("local", ["lake_root=/tmp/lake", "table_format=iceberg"])
+    ice_jars = local_jars_conf(ice)["spark.jars"].split(",")
+    assert [Path(j).name.rsplit("-", 1)[0] for j in ice_jars] == list(jars.ICEBERG)
     jdbc = load_settings(
         "local",
         [
@@ -134,10 +137,15 @@ def test_an_s3_lake_keeps_its_derby_metastore_in_the_configured_local_folder(
     assert catalog_dir(local) == str(tmp_path / "lake" / "_catalog")
 
 
+def test_iceberg_on_the_glue_catalog_is_refused_until_it_is_built() -> None:
+    with pytest.raises(ConfigError, match="table_format=iceberg with catalog=glue is not built yet"):
+        load_settings("dev", ["table_format=iceberg"])
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("table_format=orc", "table_format='orc': use one of parquet, delta"),
+        ("table_format=orc", "table_format='orc': use one of parquet, delta, iceberg"),
         ("hive_metastore_dir=s3://b/m", "hive_metastore_dir='s3://b/m': Derby needs a local"),
         ("delta_retention_days=-1", "delta_retention_days=-1: expected a whole number >= 0"),
     ],
