@@ -138,7 +138,9 @@ def test_an_s3_lake_keeps_its_derby_metastore_in_the_configured_local_folder(
 
 
 def test_iceberg_on_the_glue_catalog_is_refused_until_it_is_built() -> None:
-    with pytest.raises(ConfigError, match="table_format=iceberg with catalog=glue is not built yet"):
+    with pytest.raises(
+        ConfigError, match="table_format=iceberg with catalog=glue is not built yet"
+    ):
         load_settings("dev", ["table_format=iceberg"])
 
 
