@@ -18,7 +18,15 @@ from pyspark.sql import DataFrame, SparkSession
 from clickstream.config import Settings, load_settings
 from clickstream.pipeline.runner import run_pipeline
 from clickstream.spark import SHORT_RUN_JAVA_OPTIONS, SHORT_RUN_SQL_CONF
-from clickstream.tables import DAILY_ACTIVE_USERS, EVENTS, QUARANTINE, SESSIONS, TITLES, Table
+from clickstream.tables import (
+    DAILY_ACTIVE_USERS,
+    DQ_RESULTS,
+    EVENTS,
+    QUARANTINE,
+    SESSIONS,
+    TITLES,
+    Table,
+)
 from clickstream.writer import read_table, table_schema
 from tests.pipeline import lake_fixture as lf
 
@@ -30,13 +38,17 @@ def settings_for(lake: Path, *overrides: str) -> Settings:
 
 
 def snapshot(spark: SparkSession, settings: Settings) -> dict[str, list[Any]]:
-    """Every curated table's rows (sorted) and every data file's name and modification time."""
+    """Every curated table's rows (sorted) and every data file's name and modification time,
+    but dq_results': every run, one with nothing new too, appends its data-quality results."""
     tables = {
         t.name: sorted(map(tuple, read_table(spark, settings.lake, t).collect()), key=repr)
         for t in (EVENTS, SESSIONS, DAILY_ACTIVE_USERS, TITLES, QUARANTINE)
     }
+    log = Path(settings.path(DQ_RESULTS.location))
     files = sorted(
-        (str(p), p.stat().st_mtime_ns) for p in Path(settings.lake).glob("*/**/*.parquet")
+        (str(p), p.stat().st_mtime_ns)
+        for p in Path(settings.lake).glob("*/**/*.parquet")
+        if log not in p.parents
     )
     return {**tables, "files": files}
 
