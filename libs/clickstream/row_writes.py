@@ -161,6 +161,12 @@ def _delta(
         source.createOrReplaceTempView(view)
         target = f"delta.`{path}`"
         assignments = ", ".join(f"t.{c} = s.{c}" for c in set_columns)
+        # Deletes only (clickstream forget) set no column: no update clause.
+        update = (
+            f"WHEN MATCHED AND s.{_OP} = 'update' THEN UPDATE SET {assignments} "
+            if set_columns
+            else ""
+        )
         names = ", ".join(columns)
         values = ", ".join(f"s.{c}" for c in columns)
         try:
@@ -168,7 +174,7 @@ def _delta(
                 f"MERGE INTO {target} AS t USING {view} AS s "
                 f"ON t.{key} = s.{key} AND s.{_OP} <> 'insert' AND t.{dt_predicate(touched_dts)} "
                 f"WHEN MATCHED AND s.{_OP} = 'delete' THEN DELETE "
-                f"WHEN MATCHED AND s.{_OP} = 'update' THEN UPDATE SET {assignments} "
+                f"{update}"
                 f"WHEN NOT MATCHED AND s.{_OP} = 'insert' THEN INSERT ({names}) VALUES ({values})"
             )
         finally:

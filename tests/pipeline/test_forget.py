@@ -36,6 +36,7 @@ THEIR_EVENT_IDS = ("evt-alice-", "evt-carol-")
 SETTINGS = ["repeat_window_seconds=5"]
 # The tables a full run without their records must equal (quarantine keeps forgotten_user rows).
 COMPARED: tuple[Table, ...] = tuple(t for t in ih.COMPARED if t is not QUARANTINE)
+SECOND_HOUR = "2026/03/02/09"
 LATER_HOUR = "2026/03/03/09"
 
 
@@ -68,7 +69,7 @@ def build(lake: Path) -> None:
     )
     _gzip_object(
         lake,
-        "2026/03/02/09",
+        SECOND_HOUR,
         "2026-03-02-09-00-00",
         [
             _event("evt-carol-02", CAROL, "2026-03-02T08:00:00Z"),
@@ -89,12 +90,13 @@ def build(lake: Path) -> None:
     )
 
 
-def _hold_back_later(lake: Path, parked: Path) -> None:
-    """Move the later batch's object aside."""
-    later = [p for p in ih.raw_objects(lake) if ih.relative(p, lake).startswith(LATER_HOUR)]
+def _park(lake: Path, parked: Path, hour: str) -> Path:
+    """Move the objects of an arrival hour aside (a later batch); parked."""
+    later = [p for p in ih.raw_objects(lake) if ih.relative(p, lake).startswith(hour)]
     ih.copy_objects(later, lake, parked)
     for path in later:
         path.unlink()
+    return parked
 
 
 def _secrets(settings: Settings) -> list[str]:
@@ -146,18 +148,21 @@ def without_them(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) 
 def forgotten(
     request: pytest.FixtureRequest, spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
-    """A lake curated from the first two days, then both users forgotten, then the later batch
-    run: the settings, forget's record and output, and the later run's summary."""
+    """A lake curated from the first two days in two runs (the second's change set has ranges
+    naming the users), then both users forgotten, then the later batch run: the settings,
+    forget's record and output, and the later run's summary."""
     table_format = request.param
     lake = tmp_path_factory.mktemp(f"forget-{table_format}")
-    parked = tmp_path_factory.mktemp(f"parked-{table_format}")
     build(lake)
-    _hold_back_later(lake, parked)
+    later = _park(lake, tmp_path_factory.mktemp("later"), LATER_HOUR)
+    second = _park(lake, tmp_path_factory.mktemp("second"), SECOND_HOUR)
     settings = ih.lake_settings(lake, [*SETTINGS, f"table_format={table_format}"])
+    run_pipeline(settings, spark=spark, echo=ih.quiet)
+    ih.bring_back(second, lake)
     run_pipeline(settings, spark=spark, echo=ih.quiet)
     lines: list[str] = []
     record = forget(settings, FORGOTTEN, spark=spark, echo=lines.append)
-    ih.bring_back(parked, lake)
+    ih.bring_back(later, lake)
     later = run_pipeline(settings, spark=spark, echo=ih.quiet)
     yield {"settings": settings, "record": record, "lines": lines, "later": later}
 
@@ -172,6 +177,7 @@ def test_forget_removes_their_rows_and_reports_what_it_did(forgotten: dict[str, 
     assert removed["sessions"] == 5  # alice's three of 03-01 (gaps over 30 min), carol's two
     assert removed["quarantine_clickstream"] == 2  # carol's bad date, alice's cut line
     assert removed["user_activity"] == 3 and removed["users"] == 2
+    assert removed["change_set_ranges"] == 2  # the second run's ranges of alice and carol
     assert record["daily_active_users_dates_recomputed"] == 2
     assert ALICE not in json.dumps(record) and CAROL not in json.dumps(record)
     # AND without --purge-raw the output names the raw objects still holding them
