@@ -73,10 +73,10 @@ def test_records_of_a_forgotten_user_are_dropped_whole_whatever_else_they_break(
     assert rows[1]["user_id"] == "bob"
 
 
-def test_with_pseudonymous_ids_the_list_holds_the_pseudonyms() -> None:
-    key = b"k" * 32
+def test_with_pseudonymous_ids_the_raw_id_is_looked_up_before_it_is_pseudonymized() -> None:
+    key, list_key = b"k" * 32, b"l" * 32
     controls = FieldControls(key=key, pseudonymize_user_id=True)
-    forgotten = ForgottenUsers(((key, frozenset({keyed_hash(key, "alice")})),))
+    forgotten = ForgottenUsers(((list_key, frozenset({keyed_hash(list_key, "alice")})),))
     rows = _parse("\n".join([event(), event(event_id="e2", user_id="bob")]), forgotten, controls)
     assert [r["reason"] for r in rows] == ["forgotten_user", None]
     assert rows[1]["user_id"] == keyed_hash(key, "bob")
@@ -108,6 +108,8 @@ def test_a_run_without_the_key_of_a_forgotten_user_refuses_naming_the_setting(
     key = suppression_key(keyed)
     add_forgotten(keyed, key, [key.hash("alice")])
     assert forgotten_users(keyed) is not None
+    # (an entry is a keyed hash under a key derived from it: never the user's pseudonym)
+    assert key.hash("alice") != keyed_hash(b"a" * 40, "alice")
     # WHEN the key changes, or a run has none
     monkeypatch.setenv(KEY_ENV, "b" * 40)
     with pytest.raises(ConfigError, match=f"pseudonymize_key_env='{KEY_ENV}'.*forgotten users"):

@@ -2,15 +2,19 @@
 
 Every parse of raw objects (each run, `clickstream rebuild`, a quarantine repair) drops a record
 whose user_id is on the list (reason forgotten_user). The list holds HMAC-SHA256 hashes
-(privacy.keyed_hash) of the raw user ids, never the ids, under one of two keys:
+(privacy.keyed_hash) of the raw user ids, never the ids, under a key derived from one of two
+secrets:
 
 - the lake's pseudonymize key when the settings have one (pseudonymize_user_id or
   properties_hash): it lives outside the lake (environment, Secrets Manager), so reading the lake
-  is not enough to test a guessed id against the list; and with pseudonymize_user_id an entry is
-  the user's stored pseudonym;
+  is not enough to test a guessed id against the list;
 - otherwise a random salt of the lake, `_state/forgotten/salt.json`, created once (owner-only
   like all local state). Anyone who can read `_state/` can test guessed ids against the list;
   configure a pseudonymize key (pseudonymize_key_env / pseudonymize_secret_id) to avoid that.
+
+The list's key is an HMAC of a fixed message under that secret (list_key): an entry never equals
+the user's pseudonym, so the list cannot be joined to a copy of the tables made before the
+erasure (an export, a backup) to tell who asked to be forgotten.
 
 Each entry names the fingerprint of its key (privacy.key_fingerprint), so entries written under
 the salt still hold once a key is configured; an entry whose key is not available refuses the
@@ -23,6 +27,8 @@ survive `clickstream rebuild`: they are decisions, not derived state.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Iterable
@@ -46,6 +52,13 @@ SALT = f"{FORGOTTEN}/salt.json"
 ERASURES = f"{FORGOTTEN}/erasures"
 # Versions of the list kept (each holds the whole list; the newest is current).
 KEEP_VERSIONS = 3
+# The message whose HMAC under the secret is the list's key.
+_LIST_KEY_MESSAGE = b"clickstream-etl forgotten users v1"
+
+
+def list_key(secret: bytes) -> bytes:
+    """The key of the list's entries under a secret (the pseudonymize key or the lake's salt)."""
+    return hmac.new(secret, _LIST_KEY_MESSAGE, hashlib.sha256).digest()
 
 
 @dataclass(frozen=True)
@@ -93,12 +106,14 @@ def suppression_key(settings: Settings) -> SuppressionKey:
     """The key new entries are hashed with: the pseudonymize key when the settings use one, else
     the lake's salt (created on first use)."""
     if needs_key(settings.values):
-        key = pseudonymize_key(settings)
-        assert key is not None
-        return SuppressionKey(key, key_fingerprint(key), key_source(settings))
-    salt = _salt(store_for(settings.lake), create=True)
-    assert salt is not None
-    return SuppressionKey(salt, key_fingerprint(salt), f"the lake's salt {settings.path(SALT)}")
+        secret = pseudonymize_key(settings)
+        source = f"a key derived from {key_source(settings)}"
+    else:
+        secret = _salt(store_for(settings.lake), create=True)
+        source = f"a key derived from the lake's salt {settings.path(SALT)}"
+    assert secret is not None
+    key = list_key(secret)
+    return SuppressionKey(key, key_fingerprint(key), source)
 
 
 def _entries(store: StateStore) -> tuple[int, dict[str, list[str]]]:
@@ -116,14 +131,12 @@ def forgotten_users(settings: Settings) -> ForgottenUsers | None:
     _, by_key = _entries(store)
     if not any(by_key.values()):
         return None
-    keys: dict[str, bytes] = {}
+    secrets_at_hand = [_salt(store, create=False)]
     if needs_key(settings.values):
-        key = pseudonymize_key(settings)
-        assert key is not None
-        keys[key_fingerprint(key)] = key
-    salt = _salt(store, create=False)
-    if salt is not None:
-        keys[key_fingerprint(salt)] = salt
+        secrets_at_hand.append(pseudonymize_key(settings))
+    keys = {
+        key_fingerprint(key): key for key in (list_key(s) for s in secrets_at_hand if s is not None)
+    }
     missing = sorted(fp for fp, hashes in by_key.items() if hashes and fp not in keys)
     if missing:
         raise ConfigError(

@@ -22,6 +22,7 @@ from clickstream.maintenance import maintain
 from clickstream.pipeline import writers_of
 from clickstream.pipeline.forget import forget
 from clickstream.pipeline.runner import rebuild_lake, run_pipeline
+from clickstream.privacy import keyed_hash
 from clickstream.spark import get_spark
 from clickstream.tables import DAILY_ACTIVE_USERS, DELTA_CAPABLE, EVENTS, QUARANTINE, Table
 from clickstream.writer import read_table
@@ -115,8 +116,8 @@ def _park(lake: Path, parked: Path, hour: str) -> Path:
 def _secrets(settings: Settings) -> list[str]:
     """What no file of the lake but the raw zone may hold: their ids, as stored too, and
     their event_ids."""
-    key = suppression_key(settings)
-    stored = [key.hash(u) for u in FORGOTTEN] if settings.values["pseudonymize_user_id"] else []
+    pseudonymized = settings.values["pseudonymize_user_id"]
+    stored = [keyed_hash(KEY.encode(), u) for u in FORGOTTEN] if pseudonymized else []
     return [*FORGOTTEN, *stored, *THEIR_EVENT_IDS]
 
 

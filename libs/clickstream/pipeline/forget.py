@@ -54,6 +54,7 @@ from clickstream.pipeline.curate import event_index
 from clickstream.pipeline.curate.partitions import drop_empty
 from clickstream.pipeline.curate.quarantine import INTENT
 from clickstream.pipeline.curate.repeat_suppression import suppressed_table
+from clickstream.privacy_key import field_controls
 from clickstream.raw_purge import (
     Rewrite,
     fingerprints,
@@ -148,8 +149,11 @@ def forget(
     forgotten_users(settings)  # the keys of earlier entries are at hand (else ConfigError)
     key = suppression_key(settings)
     hashes = sorted({key.hash(u) for u in user_ids})
-    pseudonymized = bool(settings.values["pseudonymize_user_id"])
-    stored_ids = hashes if pseudonymized else sorted(user_ids)
+    controls = field_controls(settings)
+    pseudonymized = controls is not None and controls.pseudonymize_user_id
+    stored_ids = (
+        sorted({controls.pseudonym(u) for u in user_ids}) if pseudonymized else sorted(user_ids)
+    )
     writers = writers_of({t for tables in WRITES.values() for t in tables})
     leases = acquire_all(
         settings.lake, writers, stale_minutes=settings.lease_stale_minutes, warn=echo
