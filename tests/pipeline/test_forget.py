@@ -171,7 +171,9 @@ def forgotten(
         ih.bring_back(second, lake)
     run_pipeline(settings, spark=spark, echo=ih.quiet)
     lines: list[str] = []
-    record = forget(settings, FORGOTTEN, spark=spark, echo=lines.append)
+    # Delta purges the raw zone at once (the purge on Parquet is a test of its own)
+    purge = table_format == "delta"
+    record = forget(settings, FORGOTTEN, purge_raw=purge, spark=spark, echo=lines.append)
     ih.bring_back(later, lake)
     later = run_pipeline(settings, spark=spark, echo=ih.quiet)
     yield {"settings": settings, "record": record, "lines": lines, "later": later}
@@ -191,10 +193,17 @@ def test_forget_removes_their_rows_and_reports_what_it_did(forgotten: dict[str, 
         assert removed["change_set_ranges"] == 2
     assert record["daily_active_users_dates_recomputed"] == 2
     assert ALICE not in json.dumps(record) and CAROL not in json.dumps(record)
-    # AND without --purge-raw the output names the raw objects still holding them
-    assert sorted(record["raw_objects_holding"].values()) == [3, 6]
-    assert any("2 raw object(s) still hold their records" in line for line in lines)
-    if forgotten["settings"].table_format == "delta":
+    if forgotten["settings"].table_format == "parquet":
+        # AND without --purge-raw the output names the raw objects still holding them
+        assert sorted(record["raw_objects_holding"].values()) == [3, 6]
+        assert any("2 raw object(s) still hold their records" in line for line in lines)
+    else:
+        # AND with it, the two objects that held them are rewritten, reported per object, and
+        # the next run reads only the object that arrived since
+        rewritten = record["raw_objects_rewritten"]
+        assert sorted(r["records_removed"] for r in rewritten) == [3, 6]
+        assert sum(line.startswith("  raw ") for line in lines) == 2
+        assert forgotten["later"]["jobs"][CURATE]["objects"] == 1
         assert any("Delta: the deletes are commits" in line for line in lines)
 
 
@@ -262,6 +271,8 @@ def test_purge_raw_leaves_no_raw_object_holding_them_and_the_next_run_reads_noth
     assert_frames_equal: Check,
 ) -> None:
     settings = forgotten["settings"]
+    if settings.table_format == "delta":
+        pytest.skip("the Delta lake was purged by its first forget (test_forget_removes_...)")
     lake = Path(settings.lake)
     gz = [p for p in ih.raw_objects(lake) if p.suffix == ".gz"]
     # WHEN forget runs again with --purge-raw

@@ -204,12 +204,17 @@ def _erase(ctx: JobContext, stored_ids: list[str], text_ids: list[str]) -> Erase
     spark, settings = ctx.spark, ctx.settings
     users = F.broadcast(spark.createDataFrame([(u,) for u in stored_ids], "user_id string"))
     erased = Erased()
-    event_dts, event_ids = _events(ctx, users, erased)
-    suppressed_ids = _repeat_suppressed(ctx, users, erased)
-    ids = event_ids.unionByName(suppressed_ids)
+    table = events_table(settings.promoted_fields)
+    events = _stored_rows(ctx, table, users, "event_id")
+    suppressed = _stored_rows(ctx, suppressed_table(settings.promoted_fields), users, "event_id")
+    # The index first: a rerun after a crash finds the rows left in the tables, never an index
+    # entry whose event is gone from them.
+    ids = events.select("event_id").unionByName(suppressed.select("event_id"))
     erased.rows["event_index"] = (
         event_index.remove(spark, settings, ids) if event_index.is_built(settings) else 0
     )
+    event_dts = _delete_rows(ctx, table, events, "event_id", erased)
+    _repeat_suppressed(ctx, suppressed, users, erased)
     _sessions(ctx, users, erased)
     _quarantine(ctx, text_ids, erased)
     erased.rows["change_set_ranges"] = _change_set_ranges(ctx, users)
@@ -255,14 +260,6 @@ def _delete_rows(
     return dts
 
 
-def _events(ctx: JobContext, users: DataFrame, erased: Erased) -> tuple[list[str], DataFrame]:
-    """Delete the users' events; the dates they were on and their event_ids (materialized)."""
-    table = events_table(ctx.settings.promoted_fields)
-    found = _stored_rows(ctx, table, users, "event_id")
-    dts = _delete_rows(ctx, table, found, "event_id", erased)
-    return dts, found.select("event_id")
-
-
 def _sessions(ctx: JobContext, users: DataFrame, erased: Erased) -> None:
     """Delete the users' sessions (a session is one user's: no other session changes)."""
     found = _stored_rows(ctx, SESSIONS, users, "session_id")
@@ -288,12 +285,10 @@ def _rewrite_dates(
     erased.wrote(table, written, drop_empty(spark, settings, table, dts, written))
 
 
-def _repeat_suppressed(ctx: JobContext, users: DataFrame, erased: Erased) -> DataFrame:
-    """Delete the users' repeat-suppressed events (state); their event_ids (materialized)."""
+def _repeat_suppressed(ctx: JobContext, found: DataFrame, users: DataFrame, erased: Erased) -> None:
+    """Delete the users' repeat-suppressed events (state; found: their rows' key and date)."""
     spark, settings = ctx.spark, ctx.settings
     table = suppressed_table(settings.promoted_fields)
-    found = read_table(spark, settings.lake, table).join(users, "user_id", "left_semi")
-    found = found.select("event_id", PARTITION_COLUMN).localCheckpoint(eager=True)
     dts = sorted({r[0] for r in found.select(PARTITION_COLUMN).distinct().collect()})
     erased.rows[table.name] = found.count()
     if dts:
@@ -302,7 +297,6 @@ def _repeat_suppressed(ctx: JobContext, users: DataFrame, erased: Erased) -> Dat
         ctx.guard()
         write_table(kept.observe(obs, dts_metric()), settings.lake, table)
         drop_empty(spark, settings, table, dts, observed_dts(obs))
-    return found.select("event_id")
 
 
 def _quarantine(ctx: JobContext, ids: list[str], erased: Erased) -> None:
