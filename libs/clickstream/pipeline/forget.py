@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
@@ -215,6 +216,8 @@ def _erase(ctx: JobContext, stored_ids: list[str], text_ids: list[str]) -> Erase
     )
     event_dts = _delete_rows(ctx, table, events, "event_id", erased)
     _repeat_suppressed(ctx, suppressed, users, erased)
+    events.unpersist()
+    suppressed.unpersist()
     _sessions(ctx, users, erased)
     _quarantine(ctx, text_ids, erased)
     erased.rows["change_set_ranges"] = _change_set_ranges(ctx, users)
@@ -223,11 +226,13 @@ def _erase(ctx: JobContext, stored_ids: list[str], text_ids: list[str]) -> Erase
 
 
 def _stored_rows(ctx: JobContext, table: Table, users: DataFrame, key: str) -> DataFrame:
-    """The key, date and file (Parquet) of the users' rows of a table, materialized now: the
-    deletes that follow replace those files."""
+    """The key, date and file (Parquet) of the users' rows of a table, cached now (memory and
+    disk, recomputed from the files if lost: every use comes before the write replacing them)."""
     rows = with_file_path(read_table(ctx.spark, ctx.settings.lake, table), FILE)
     found = rows.join(users, "user_id", "left_semi").select(key, PARTITION_COLUMN, FILE)
-    return found.localCheckpoint(eager=True)
+    found = found.persist(StorageLevel.MEMORY_AND_DISK)
+    found.count()
+    return found
 
 
 def _delete_rows(
@@ -264,6 +269,7 @@ def _sessions(ctx: JobContext, users: DataFrame, erased: Erased) -> None:
     """Delete the users' sessions (a session is one user's: no other session changes)."""
     found = _stored_rows(ctx, SESSIONS, users, "session_id")
     _delete_rows(ctx, SESSIONS, found, "session_id", erased)
+    found.unpersist()
 
 
 def _rewrite_dates(
