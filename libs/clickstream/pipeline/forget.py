@@ -151,10 +151,10 @@ def forget(
     key = suppression_key(settings)
     hashes = sorted({key.hash(u) for u in user_ids})
     controls = field_controls(settings)
-    pseudonymized = controls is not None and controls.pseudonymize_user_id
-    stored_ids = (
-        sorted({controls.pseudonym(u) for u in user_ids}) if pseudonymized else sorted(user_ids)
-    )
+    if controls is not None and controls.pseudonymize_user_id:  # the tables hold pseudonyms
+        stored_ids = sorted({controls.pseudonym(u) for u in user_ids})
+    else:
+        stored_ids = sorted(user_ids)
     writers = writers_of({t for tables in WRITES.values() for t in tables})
     leases = acquire_all(
         settings.lake, writers, stale_minutes=settings.lease_stale_minutes, warn=echo
