@@ -231,3 +231,25 @@ def show(spark: SparkSession | None, lake: str, job: str) -> dict[str, object]:
     is unused (state files only), None is fine."""
     _, doc = _current(store_for(lake), job)
     return doc if doc else {"job": job, "processed": {}}
+
+
+def record_rewrites(lake: str, job: str, fingerprints: Mapping[str, str]) -> list[str]:
+    """Give inputs the job has processed their new fingerprints (raw objects rewritten in place by
+    `clickstream forget --purge-raw`), as a new version, so no run reads them as changed; the
+    inputs updated (those the job never processed are left to be read as new)."""
+    store = store_for(lake)
+    version, doc = _current(store, job)
+    processed: dict[str, str] = dict(doc["processed"]) if doc else {}  # type: ignore[call-overload]
+    updated = sorted(k for k in fingerprints if k in processed)
+    if not doc or not updated:
+        return []
+    processed.update({k: fingerprints[k] for k in updated})
+    document = {
+        **doc,
+        "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "processed": dict(sorted(processed.items())),
+    }
+    if not write_version(store, _prefix(job), version + 1, json.dumps(document, indent=1)):
+        raise BookmarkConflict(f"bookmark {job}: changed while raw objects were rewritten")
+    prune_versions(store, _prefix(job), KEEP_VERSIONS)
+    return updated

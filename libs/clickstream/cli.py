@@ -35,7 +35,7 @@ def _tool(command: str, module: str) -> ModuleType:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line: clickstream {run,rebuild,sample,demo,status,bookmarks,deploy,maintain,
-    skip-object,redshift-sql,iam-policy}."""
+    skip-object,forget,redshift-sql,iam-policy}."""
     parser = argparse.ArgumentParser(prog="clickstream", allow_abbrev=False, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -116,6 +116,25 @@ def build_parser() -> argparse.ArgumentParser:
     redshift.add_argument(
         "--dt", type=date.fromisoformat, help="partition date for the COPY statements, YYYY-MM-DD"
     )
+
+    forget = sub.add_parser(
+        "forget",
+        allow_abbrev=False,
+        help="erase users: their rows leave every table and state file, metrics are recomputed, "
+        "later runs and rebuilds drop their records (forgotten_user)",
+    )
+    forget.add_argument(
+        "--user-id", action="append", default=[], metavar="ID", help="a raw user id (repeatable)"
+    )
+    forget.add_argument(
+        "--user-ids-file", action="append", default=[], metavar="FILE", help="one user id a line"
+    )
+    forget.add_argument(
+        "--purge-raw",
+        action="store_true",
+        help="also rewrite the raw objects holding their records without them",
+    )
+    add_env_args(forget)
 
     iam = sub.add_parser(
         "iam-policy",
@@ -232,6 +251,14 @@ def _cmd_skip_object(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_forget(args: argparse.Namespace) -> int:
+    from clickstream.pipeline.forget import forget, user_ids_of
+
+    user_ids = user_ids_of(args.user_id, args.user_ids_file)  # fail before the lake or Spark
+    forget(_settings(args), user_ids, purge_raw=args.purge_raw)
+    return 0
+
+
 def _cmd_redshift(args: argparse.Namespace) -> int:
     from clickstream.aws.redshift import redshift_sql
 
@@ -259,6 +286,7 @@ COMMANDS = {
     "maintain": _cmd_maintain,
     "redshift-sql": _cmd_redshift,
     "skip-object": _cmd_skip_object,
+    "forget": _cmd_forget,
     "iam-policy": _cmd_iam_policy,
 }
 

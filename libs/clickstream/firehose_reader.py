@@ -58,6 +58,11 @@ replaced by its keyed hash, a valid record's ``record`` is null, and a rejected 
 parsed as a JSON object is stored as its controlled JSON (re-serialized) instead of its text;
 other rejected text gets a best-effort scrub of the controlled names
 (``FieldControls.scrub_text``).
+
+Forgotten users (``forgotten_users.ForgottenUsers``, the suppression list of ``clickstream
+forget``): a record whose ``user_id`` (a parsed string, or for text that is not a JSON object a
+``"user_id": "..."`` found in it) is on the list gets ``forgotten_user`` whatever else it breaks,
+and keeps no text and no field: only its object and arrival, to be counted.
 """
 
 from __future__ import annotations
@@ -87,6 +92,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from clickstream.forgotten_users import ForgottenUsers
 from clickstream.privacy import FieldControls
 from clickstream.raw_content import (
     CHUNK_BYTES,
@@ -100,6 +106,7 @@ from clickstream.raw_objects import RawObject, ingested_at_ms, name_timestamp_ms
 from clickstream.reasons import (
     EVENT_TIME_IN_FUTURE,
     EVENT_TIME_TOO_OLD,
+    FORGOTTEN_USER,
     INVALID_ENCODING,
     INVALID_EVENT_TIME,
     INVALID_TITLE_ID,
@@ -640,12 +647,48 @@ def _controlled_record(record: str | None, value: Any, controls: FieldControls) 
         return _ENCODE(parsed)
 
 
+# A "user_id": "..." pair in text that is not a JSON object (a line cut short, an oversized head).
+_USER_ID_TEXT = re.compile(r'"user_id"\s*:\s*("(?:[^"\\]|\\.)*")')
+
+
+def _forgotten(
+    user_id: pa.Array,
+    values: list[Any],
+    records: list[str | None],
+    code: np.ndarray,
+    forgotten: ForgottenUsers,
+) -> np.ndarray:
+    """The records of forgotten users: a parsed string user_id on the list (each distinct id
+    hashed once), or a rejected text naming one."""
+    hits = [u for u in pc.unique(user_id).drop_null().to_pylist() if forgotten.holds(u)]
+    found = pc.fill_null(pc.is_in(user_id, pa.array(hits, pa.string())), False)
+    gone = np.array(found.to_numpy(zero_copy_only=False), dtype=bool)
+    for i in np.flatnonzero((code != 0) & ~gone).tolist():
+        value, text = values[i], records[i]
+        if type(value) is dict or text is None:
+            continue  # a parsed object: its user_id (if a string) was looked up above
+        if value is TOO_LARGE_VALUE:
+            text = json.loads(text)["head"]
+        elif type(value) is Marker and value is not NOT_JSON_VALUE:
+            continue  # an object-level description or an operator's note: no record data
+        for literal in _USER_ID_TEXT.findall(text):
+            try:
+                named = json.loads(literal)
+            except ValueError:
+                continue
+            if forgotten.holds(named):
+                gone[i] = True
+                break
+    return gone
+
+
 def _to_batch(
     batch: _Batch,
     promoted: Mapping[str, str],
     limits: ReaderLimits,
     schema: pa.Schema,
     controls: FieldControls | None = None,
+    forgotten: ForgottenUsers | None = None,
 ) -> pa.RecordBatch:
     """Validate the parsed values column-wise and build the output Arrow batch."""
     records, values = batch.records, batch.values
@@ -702,6 +745,9 @@ def _to_batch(
         value = values[i]
         code[i] = _CODE[value.reason if type(value) is Marker else NOT_AN_OBJECT]
 
+    gone = _forgotten(user_id, values, records, code, forgotten) if forgotten else None
+    if gone is not None:
+        code[gone] = _CODE[FORGOTTEN_USER]
     rejected = code != 0
     if controls is not None:
         if controls.pseudonymize_user_id:
@@ -717,6 +763,9 @@ def _to_batch(
             _controlled_record(r, v, controls) if bad else None
             for r, v, bad in zip(records, values, rejected.tolist(), strict=True)
         ]
+        record_array = _record_array(records)
+    if gone is not None and gone.any():  # a forgotten user's text is never kept
+        records = [None if g else r for r, g in zip(records, gone.tolist(), strict=True)]
         record_array = _record_array(records)
     fields = [event_id, user_id, event_type, pa.array(event_micros, _TIMESTAMP, mask=~time_ok)]
     fields += [title_id, properties, *typed]
@@ -745,12 +794,14 @@ def parse_objects(
     skipped: Mapping[str, str] | None = None,
     chunk_bytes: int = CHUNK_BYTES,
     controls: FieldControls | None = None,
+    forgotten: ForgottenUsers | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """binaryFile batches (path, modificationTime, content) to batches of parsed records.
 
     A row with null content is read from storage by its path (raw_content.read_raw); a path in
     skipped is not read at all: its one record is the note, reason skipped_by_operator.
-    controls (privacy) apply to every parsed record (see the module docstring).
+    controls (privacy) apply to every parsed record, and records of forgotten users are dropped
+    as forgotten_user (see the module docstring).
     """
     # Parsed records hold no reference cycles; the cyclic GC would only rescan them. Measured
     # (reader_micro --variants gc_on, idle machine): no gain on the bench sample's objects of
@@ -766,6 +817,7 @@ def parse_objects(
             skipped or {},
             chunk_bytes,
             controls if controls is not None and controls.active else None,
+            forgotten if forgotten else None,
         )
     finally:
         if gc_was_enabled:
@@ -780,6 +832,7 @@ def _parse_objects(
     skipped: Mapping[str, str],
     chunk_bytes: int,
     controls: FieldControls | None,
+    forgotten: ForgottenUsers | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Split every object of every batch; emit a batch each 2 MiB of record text (or 64k records)."""
     schema = _arrow_schema(promoted)
@@ -798,14 +851,14 @@ def _parse_objects(
                 content = contents[i].as_buffer()
                 for _ in _split_object(path, content, out, limits, chunk_bytes):
                     if out.full():
-                        yield _to_batch(out, promoted, limits, schema, controls)
+                        yield _to_batch(out, promoted, limits, schema, controls, forgotten)
                         out.clear()
                         out.begin(path, ingested_us)
             if out.full():
-                yield _to_batch(out, promoted, limits, schema, controls)
+                yield _to_batch(out, promoted, limits, schema, controls, forgotten)
                 out.clear()
     if out.records:
-        yield _to_batch(out, promoted, limits, schema, controls)
+        yield _to_batch(out, promoted, limits, schema, controls, forgotten)
 
 
 def _split_object(
@@ -882,13 +935,15 @@ def read_firehose(
     limits: ReaderLimits | None = None,
     skipped: Mapping[str, str] | None = None,
     controls: FieldControls | None = None,
+    forgotten: ForgottenUsers | None = None,
 ) -> DataFrame:
     """One row per record of the given raw objects: raw text, source, arrival, fields, reason.
 
     promoted (field name -> type) adds the typed columns; limits are the reader's settings
     (default: the contract's); an object whose path is in skipped (path -> note) is not read and
     gives one skipped_by_operator record holding the note; controls are the privacy settings'
-    field controls (the key travels inside the function, never in Spark's settings). See the
+    field controls (the key travels inside the function, never in Spark's settings); forgotten
+    is the suppression list of forgotten users (their records become forgotten_user). See the
     module docstring.
     """
     promoted = dict(promoted or {})
@@ -916,7 +971,13 @@ def read_firehose(
     def parse(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         """The function mapInArrow runs in each Python worker."""
         return parse_objects(
-            batches, modified, promoted, limits=limits, skipped=skipped, controls=controls
+            batches,
+            modified,
+            promoted,
+            limits=limits,
+            skipped=skipped,
+            controls=controls,
+            forgotten=forgotten,
         )
 
     return raw.mapInArrow(parse, schema)

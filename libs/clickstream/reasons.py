@@ -18,6 +18,9 @@ UNREADABLE_OBJECT = "unreadable_object"
 TRUNCATED_OBJECT = "truncated_object"
 OBJECT_TOO_LARGE = "object_too_large"
 SKIPPED_BY_OPERATOR = "skipped_by_operator"
+# Per user: a record of a user `clickstream forget` erased; it wins over every other reason (its
+# text is never stored, whatever else is wrong with it).
+FORGOTTEN_USER = "forgotten_user"
 # Validation rules in priority order: a record gets the reason of the first rule it breaks. A
 # record too large is never parsed for the others; a type or encoding fault of a contract field
 # comes before the time checks, which judge a well-formed record; plausibility comes last. The
@@ -39,4 +42,5 @@ REASONS = (
     TRUNCATED_OBJECT,
     OBJECT_TOO_LARGE,
     SKIPPED_BY_OPERATOR,
+    FORGOTTEN_USER,
 )

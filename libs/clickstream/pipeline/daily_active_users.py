@@ -82,7 +82,7 @@ def run(ctx: JobContext) -> JobOutcome:
     elif not scope.dts:
         return JobOutcome(metrics={"days": 0}, commit=scope.commit)
     else:
-        written = _incremental(ctx, scope.dts)
+        written = recompute_dates(ctx, scope.dts)
     tables = (USER_ACTIVITY, DAILY_ACTIVE_USERS, USERS)
     return JobOutcome(
         metrics={
@@ -125,8 +125,9 @@ def _full(ctx: JobContext) -> _Written:
     return out
 
 
-def _incremental(ctx: JobContext, dts: list[str]) -> _Written:
-    """Rebuild the activity of dts, then the DAU dates and first-seen users they can change."""
+def recompute_dates(ctx: JobContext, dts: list[str]) -> _Written:
+    """Rebuild the activity of dts from the stored events, then the DAU dates and first-seen
+    users they can change (a change set's dates, or those a forgotten user had events on)."""
     spark, settings = ctx.spark, ctx.settings
     lake = settings.lake
     events = read_table(spark, lake, EVENTS, dts)

@@ -13,6 +13,7 @@ from pyspark.sql import SparkSession
 from clickstream import delta_lake, file_ops, fs
 from clickstream.catalog import register_tables
 from clickstream.config import Settings
+from clickstream.forgotten_users import forgotten_users
 from clickstream.lake_rules import check_rules
 from clickstream.leases import Leases, acquire_all, check_free
 from clickstream.local_modes import protect_local_lake
@@ -125,6 +126,7 @@ def run_pipeline(
     protect_local_lake(settings.lake)
     check_rules(settings)
     check_promoted(settings)
+    forgotten_users(settings)  # the keys of the suppression list are at hand (else ConfigError)
     stale = settings.lease_stale_minutes
     check_free(settings.lake, sorted({j for n in names for j in leases_of(n)}), stale_minutes=stale)
     leases: Leases | None = acquire_job_leases(settings, names[0], echo)
@@ -219,18 +221,24 @@ def _record_failure(store: StateStore, record: dict[str, Any], echo: Callable[[s
     echo(f"Run {record['run_id']} failed in {record['failed_job']}: {record['error']}")
 
 
+# What a rebuild keeps under _state: leases, the titles change log (below), operator decisions
+# (objects set aside, forgotten users and their erasure records).
+KEPT_STATE = ("leases", "titles", "skipped_objects", "forgotten")
+
+
 def rebuild_lake(
     settings: Settings, *, spark: SparkSession | None = None, echo: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Delete the lake's curated tables, quarantine and state (never its raw objects, reference
-    files, the titles change log, the objects set aside or leases), then run the whole pipeline over every raw object: the way to change a rule
-    pinned to the lake. Fails first when any job is running."""
+    files, the titles change log, the objects set aside, the forgotten users or leases), then run
+    the whole pipeline over every raw object: the way to change a rule pinned to the lake. Fails
+    first when any job is running."""
     check_free(settings.lake, list(JOB_NAMES), stale_minutes=settings.lease_stale_minutes)
     spark = spark or get_spark(settings)
     for folder in ("curated", "quarantine"):
         fs.delete(spark, settings.path(folder))
     for name in fs.list_names(spark, settings.path("_state")):
-        if name not in ("leases", "titles", "skipped_objects"):
+        if name not in KEPT_STATE:
             fs.delete(spark, settings.path("_state", name))
     # The titles change log is what the lake received from the reference source (a csv snapshot
     # or a row pulled over JDBC may exist nowhere else now): kept. The rest is derived state.

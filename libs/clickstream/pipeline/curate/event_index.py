@@ -153,3 +153,32 @@ def upsert(
         )
     finally:
         rows.unpersist()
+
+
+def remove(spark: SparkSession, settings: Settings, ids: DataFrame) -> int:
+    """Delete the index rows of the event_ids in ids (a frame with event_id), rewriting only the
+    buckets they fall in (a bucket left without rows is deleted); the rows removed."""
+    wanted = ids.select("event_id").distinct().withColumn(BUCKET, bucket_of(F.col("event_id")))
+    buckets = {r[BUCKET] for r in wanted.select(BUCKET).distinct().collect()}
+    if not buckets:
+        return 0
+    stored = read_buckets(spark, settings, buckets)
+    removed = stored.join(wanted.select("event_id"), "event_id", "left_semi").count()
+    if not removed:
+        return 0
+    kept = stored.join(wanted.select("event_id"), "event_id", "left_anti").persist()
+    try:
+        left = {r[BUCKET] for r in kept.select(BUCKET).distinct().collect()}
+        (
+            kept.select(*SCHEMA.names)
+            .repartition(BUCKET)
+            .write.mode("overwrite")
+            .option("partitionOverwriteMode", "dynamic")
+            .partitionBy(BUCKET)
+            .parquet(_path(settings))
+        )
+    finally:
+        kept.unpersist()
+    for bucket in sorted(buckets - left):
+        fs.delete(spark, f"{_path(settings)}/{BUCKET}={bucket}")
+    return removed

@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 
 from clickstream.config import Settings
 from clickstream.firehose_reader import ReaderLimits, misfit_counts, read_firehose
+from clickstream.forgotten_users import forgotten_users
 from clickstream.pipeline.context import JobContext
 from clickstream.pipeline.curate import event_index
 from clickstream.privacy_key import field_controls
@@ -39,7 +40,8 @@ def parse(ctx: JobContext, objects: list[RawObject]) -> DataFrame:
     """The objects' records parsed with the settings' reader limits: raw text kept on rejected
     records only, dt on valid ones. An object an operator set aside (clickstream skip-object)
     is not read: it is one skipped_by_operator record holding the operator's note. The privacy
-    settings' field controls apply in the reader."""
+    settings' field controls apply in the reader, and records of users on the suppression list
+    (clickstream forget) are forgotten_user, with no text."""
     is_valid = F.col("reason").isNull()
     limits = ReaderLimits.of(ctx.settings.values)
     skipped = skipped_among(ctx, objects)
@@ -52,6 +54,7 @@ def parse(ctx: JobContext, objects: list[RawObject]) -> DataFrame:
             limits=limits,
             skipped=skipped,
             controls=controls,
+            forgotten=forgotten_users(ctx.settings),
         )
         .withColumn("record", F.when(~is_valid, F.col("record")))
         .withColumn(
