@@ -16,6 +16,7 @@ from clickstream.dq_rules import (
     event_id_unique,
     failures,
     freshness,
+    judged_records,
     parse_rules,
     quarantine_rate,
     volume_drop,
@@ -66,6 +67,18 @@ def test_quarantine_rate_judges_the_percent_and_a_run_that_read_nothing_passes()
     assert "5.50% of 200 records quarantined (11); threshold 5%" in breach.line
     assert quarantine_rate(rule, 200, 10).status == PASS  # exactly the threshold passes
     assert quarantine_rate(rule, 0, 0).status == PASS
+
+
+def test_the_records_of_forgotten_users_count_neither_as_read_nor_as_quarantined() -> None:
+    figures = {
+        "records_read": 100,
+        "quarantined": 30,
+        "quarantined_by_reason": {"forgotten_user": 25, "not_json": 5},
+    }
+    assert judged_records(figures) == (75, 5)
+    assert judged_records({"records_read": 0, "quarantined": 0}) == (0, 0)
+    judged = quarantine_rate(Rule("quarantine_rate_max", 10.0, "fail"), *judged_records(figures))
+    assert judged.status == PASS  # 5 of 75, not 30 of 100
 
 
 def test_volume_drop_is_against_the_median_day_and_skips_without_three_days_of_history() -> None:

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from clickstream.reasons import FORGOTTEN_USER
+
 RULES = ("quarantine_rate_max", "volume_drop_max", "freshness_max_minutes", "event_id_unique")
 ACTIONS = ("warn", "fail")
 # Days of history volume_drop_max needs before it judges (fewer: status skip).
@@ -108,6 +110,14 @@ def judge(rule: Rule, value: float, observed: int | None, detail: str) -> Result
     assert rule.threshold is not None
     status = PASS if value <= rule.threshold else (FAIL if rule.action == "fail" else WARN)
     return Result(rule.name, rule.action, status, value, rule.threshold, observed, detail)
+
+
+def judged_records(figures: Mapping[str, Any]) -> tuple[int, int]:
+    """(records read, quarantined) as quarantine_rate_max judges them: the records of forgotten
+    users are set aside by policy (clickstream forget), not broken, so they count in neither."""
+    forgotten = int((figures.get("quarantined_by_reason") or {}).get(FORGOTTEN_USER, 0))
+    read, quarantined = figures.get("records_read", 0), figures.get("quarantined", 0)
+    return int(read) - forgotten, int(quarantined) - forgotten
 
 
 def quarantine_rate(rule: Rule, records_read: int, quarantined: int) -> Result:

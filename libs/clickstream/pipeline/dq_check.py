@@ -26,6 +26,7 @@ from clickstream.dq_rules import (
     event_id_unique,
     failures,
     freshness,
+    judged_records,
     parse_rules,
     quarantine_rate,
     volume_drop,
@@ -67,7 +68,7 @@ def check_quality(
 def _judge(ctx: JobContext, rule: Rule, outcome: JobOutcome, at: datetime) -> Result:
     figures = outcome.metrics
     if rule.name == "quarantine_rate_max":
-        return quarantine_rate(rule, figures.get("records_read", 0), figures.get("quarantined", 0))
+        return quarantine_rate(rule, *judged_records(figures))
     if rule.name == "volume_drop_max":
         return volume_drop(rule, figures.get("curated", 0), volume_history(ctx, at), at.hour)
     if rule.name == "freshness_max_minutes":
