@@ -7,6 +7,11 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pyspark.sql import DataFrame, SparkSession
+
+from clickstream.tables import DAILY_ACTIVE_USERS, EVENTS, QUARANTINE, SESSIONS, Table
+from clickstream.writer import table_schema
+
 UUID = {
     "a": "0a0a0a0a-0000-4000-8000-00000000000a",
     "b": "0b0b0b0b-0000-4000-8000-00000000000b",
@@ -313,3 +318,14 @@ def expected_quarantine(src: dict[str, str]) -> list[tuple]:
         (NO_USER, "missing_user_id", src["b"], b, "2026-03-01"),
         ("[1,2]", "not_an_object", src["b"], b, "2026-03-01"),
     ]
+
+
+def expected_table(spark: SparkSession, table: Table, sources: dict[str, str]) -> DataFrame:
+    """The rows the end-to-end tests expect of events, sessions, DAU or quarantine, as a frame."""
+    rows = {
+        EVENTS.name: lambda: expected_events(sources),
+        SESSIONS.name: expected_sessions,
+        DAILY_ACTIVE_USERS.name: lambda: EXPECTED_DAU,
+        QUARANTINE.name: lambda: expected_quarantine(sources),
+    }[table.name]()
+    return spark.createDataFrame(rows, table_schema(table))

@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from clickstream.config import Settings, load_settings
 from clickstream.pipeline.runner import run_pipeline
 from clickstream.tables import DAILY_ACTIVE_USERS, EVENTS, QUARANTINE, SESSIONS, Table
-from clickstream.writer import read_table, table_schema
+from clickstream.writer import read_table
 from tests.delta_rs import delta_table, read_delta
 from tests.pipeline import lake_fixture as lf
 
@@ -36,17 +36,6 @@ def delta_run(
     return settings, sources
 
 
-def expected(spark: SparkSession, table: Table, sources: dict[str, str]) -> DataFrame:
-    """The rows the Parquet end-to-end tests expect of each table (tests/pipeline/lake_fixture)."""
-    rows = {
-        EVENTS.name: lambda: lf.expected_events(sources),
-        SESSIONS.name: lf.expected_sessions,
-        DAILY_ACTIVE_USERS.name: lambda: lf.EXPECTED_DAU,
-        QUARANTINE.name: lambda: lf.expected_quarantine(sources),
-    }[table.name]()
-    return spark.createDataFrame(rows, table_schema(table))
-
-
 @pytest.mark.parametrize("table", DELTA_TABLES, ids=lambda t: t.name)
 def test_delta_tables_read_by_delta_rs_hold_the_same_rows_as_the_parquet_tables(
     spark: SparkSession,
@@ -60,7 +49,7 @@ def test_delta_tables_read_by_delta_rs_hold_the_same_rows_as_the_parquet_tables(
     # WHEN delta-rs (not Spark) reads the table
     actual = read_delta(make_frame, settings.path(table.location), table)
     # THEN it holds exactly the rows the Parquet tables are held to, partitioned by dt
-    assert_frames_equal(actual, expected(spark, table, sources))
+    assert_frames_equal(actual, lf.expected_table(spark, table, sources))
     assert delta_table(settings.path(table.location)).metadata().partition_columns == ["dt"]
 
 

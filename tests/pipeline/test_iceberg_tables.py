@@ -23,7 +23,7 @@ from clickstream.tables import (
     SESSIONS,
     Table,
 )
-from clickstream.writer import read_table, table_schema
+from clickstream.writer import read_table
 from tests.iceberg_reader import iceberg_table, read_iceberg
 from tests.pipeline import lake_fixture as lf
 
@@ -48,17 +48,6 @@ def iceberg_run(
     return settings, sources
 
 
-def expected(spark: SparkSession, table: Table, sources: dict[str, str]) -> DataFrame:
-    """The rows the Parquet end-to-end tests expect of each table (tests/pipeline/lake_fixture)."""
-    rows = {
-        EVENTS.name: lambda: lf.expected_events(sources),
-        SESSIONS.name: lf.expected_sessions,
-        DAILY_ACTIVE_USERS.name: lambda: lf.EXPECTED_DAU,
-        QUARANTINE.name: lambda: lf.expected_quarantine(sources),
-    }[table.name]()
-    return spark.createDataFrame(rows, table_schema(table))
-
-
 @pytest.mark.parametrize("table", ICEBERG_TABLES, ids=lambda t: t.name)
 def test_iceberg_tables_read_by_pyiceberg_hold_the_same_rows_as_the_parquet_tables(
     spark: SparkSession,
@@ -74,7 +63,7 @@ def test_iceberg_tables_read_by_pyiceberg_hold_the_same_rows_as_the_parquet_tabl
     actual = read_iceberg(make_frame, location, table)
     # THEN it holds exactly the rows the Parquet tables are held to: a v2 table partitioned by
     # dt (identity), where its folder always was, data and metadata inside
-    assert_frames_equal(actual, expected(spark, table, sources))
+    assert_frames_equal(actual, lf.expected_table(spark, table, sources))
     found = iceberg_table(location)
     assert found.metadata.format_version == 2
     (field,) = found.spec().fields
