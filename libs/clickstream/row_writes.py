@@ -156,12 +156,7 @@ def _delta(
     if touched_dts and exists:
         # A MERGE runs its source more than once and reports no reliable observation: the
         # new rows (few, from a cached frame) are counted apart.
-        metric = (
-            conform(new, table).agg(F.count(F.lit(1)).alias("rows"), dts_metric(), *metrics).first()
-        )
-        seen = metric.asDict() if metric is not None else {}
-        added_dts = seen.get("dts")
-        added = added_dts.split(",") if added_dts else []
+        seen, added = _counted(conform(new, table), metrics)
     else:
         seen = observed(obs)
         added = observed_dts(obs)
@@ -171,6 +166,15 @@ def _delta(
     rows_added = int(seen["rows"])
     rows_written, files_replaced = cost if cost is not None else (rows_added, 0)
     return RowsWritten(rows_added, removed, written, emptied, rows_written, files_replaced), seen
+
+
+def _counted(rows: DataFrame, metrics: Sequence[Column]) -> tuple[dict[str, object], list[str]]:
+    """The rows' count, dates and metrics, counted apart: a MERGE runs its source more than once
+    and reports no reliable observation (the new rows are few, from a cached frame)."""
+    metric = rows.agg(F.count(F.lit(1)).alias("rows"), dts_metric(), *metrics).first()
+    seen = metric.asDict() if metric is not None else {}
+    dts = seen.get("dts")
+    return seen, str(dts).split(",") if dts else []
 
 
 def _merge(
@@ -248,9 +252,7 @@ def _iceberg(
         # Counted before the MERGE: deleted reads the stored rows, which the MERGE replaces.
         removed = deleted.count()
         _merge(spark, ident, table, rows, updated, deleted, key, set_columns, touched_dts)
-        metric = rows.agg(F.count(F.lit(1)).alias("rows"), dts_metric(), *metrics).first()
-        seen = metric.asDict() if metric is not None else {}
-        added = seen["dts"].split(",") if seen.get("dts") else []
+        seen, added = _counted(rows, metrics)
     summary = iceberg.last_snapshot_summary(spark, lake, table) if exists else {}
     live = iceberg.live_dts(spark, lake, table) if exists else set()
     emptied = sorted(set(touched_dts) - live) if exists else []
